@@ -1,0 +1,13 @@
+"""Tortoise models only; each module is one domain."""
+
+MODEL_MODULES = [
+    "models.schools",
+    "models.staff",
+    "models.learners",
+    "models.groups",
+    "models.devices",
+    "models.partners",
+    "models.audit",
+]
+
+__all__ = ["MODEL_MODULES"]

@@ -1,0 +1,112 @@
+"""Who is asking (the Viewer) and what a use-case may use (the Context)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from app.config import Settings
+from models.partners import Scope
+from models.staff import Role
+
+if TYPE_CHECKING:
+    from app.security.passwords import PasswordService
+    from app.security.throttle import Throttle
+    from realtime.broker import Broker
+    from resolvers.audit import AuditLog
+    from resolvers.auth import SignedIn
+    from resolvers.keyring import Keyring
+    from resolvers.loaders import Loaders
+
+
+class PrincipalKind(Enum):
+    STAFF = "STAFF"
+    PARTNER = "PARTNER"
+    DEVICE = "DEVICE"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An authenticated principal, built by app.auth from a token and never from client input."""
+
+    kind: PrincipalKind
+    #: The school this principal acts in; for partners, their first granted school.
+    school_id: int
+    #: Every school the principal may read: one for staff and devices, the grants for partners.
+    school_ids: frozenset[int]
+    user_id: int | None = None
+    roles: frozenset[Role] = frozenset()
+    session_id: int | None = None
+    api_key_id: int | None = None
+    scopes: frozenset[Scope] = frozenset()
+    device_id: int | None = None
+    learner_id: uuid.UUID | None = None
+
+    @property
+    def actor(self) -> tuple[str, str]:
+        """(type, id) as the audit trail names this principal."""
+        if self.kind is PrincipalKind.STAFF:
+            return "user", str(self.user_id)
+        if self.kind is PrincipalKind.PARTNER:
+            return "api_key", str(self.api_key_id)
+        return "device", str(self.device_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """Where a request came from, for the audit trail and throttling."""
+
+    ip: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(slots=True)
+class Services:
+    """Long-lived collaborators, created once by the app's lifespan."""
+
+    settings: Settings
+    broker: Broker
+    keyring: Keyring
+    passwords: PasswordService
+    throttle: Throttle
+    audit: AuditLog
+    #: The clock, injectable so tests can step past session timeouts without sleeping.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class Context:
+    services: Services
+    viewer: Viewer | None = None
+    request: RequestInfo = field(default_factory=RequestInfo)
+    #: Learner fields read in this operation: flushed to the audit trail as one event.
+    reads: dict[str, set[str]] = field(default_factory=dict)
+    #: Set by ``login`` and ``logout`` so the HTTP view can set or clear the session cookie.
+    new_session: SignedIn | None = None
+    end_session: bool = False
+    #: A websocket's cookie token, used when ``connection_init`` carries none (browsers).
+    cookie_token: str | None = None
+    #: Filled in by strawberry on ``connection_init`` for websocket connections.
+    connection_params: dict[str, Any] | None = None
+
+    #: False on websocket contexts, which live for hours: cached rows would go stale (pitfall 3).
+    cache_loaders: bool = True
+    _loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from resolvers.loaders import Loaders  # noqa: PLC0415 - loaders need a context
+
+            self._loaders = Loaders.create(self, cache=self.cache_loaders)
+        return self._loaders
+
+    def note_read(self, learner_id: uuid.UUID, field_name: str) -> None:
+        self.reads.setdefault(field_name, set()).add(str(learner_id))
+
+
+__all__ = ["Context", "PrincipalKind", "RequestInfo", "Services", "Viewer"]

@@ -1,0 +1,165 @@
+"""Per-school data keys: created, unwrapped with the master key, cached, rotated."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from app.security.crypto import (
+    CryptoError,
+    FieldContext,
+    MasterKeyRing,
+    blind_index,
+    decrypt_field,
+    derive_subkey,
+    encrypt_field,
+    envelope_key_version,
+    new_data_key,
+)
+from models.schools import SchoolKey
+
+DATA = "data"
+INDEX = "index"
+CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class _SchoolKeys:
+    data: dict[int, bytes]
+    active_version: int
+    index: bytes
+    loaded_at: float
+
+
+class Keyring:
+    """Encrypts and decrypts one school's fields; the only holder of unwrapped keys.
+
+    Unwrapped keys are cached for a few minutes so reads cost no database round trip; a
+    rotation elsewhere is picked up when the cache expires, and old versions keep decrypting.
+    """
+
+    def __init__(self, masters: MasterKeyRing) -> None:
+        self.masters = masters
+        self._cache: dict[int, _SchoolKeys] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def create_school_keys(self, school_id: int) -> None:
+        """Make a school's first data key and its blind-index key (at school creation)."""
+        kek = self.masters.current
+        for purpose in (DATA, INDEX):
+            await SchoolKey.create(
+                school_id=school_id,
+                purpose=purpose,
+                version=1,
+                wrapped_key=kek.wrap(new_data_key()),
+                kek_id=kek.key_id,
+            )
+
+    async def _keys(self, school_id: int) -> _SchoolKeys:
+        cached = self._cache.get(school_id)
+        if cached is not None and time.monotonic() - cached.loaded_at < CACHE_SECONDS:
+            return cached
+        lock = self._locks.setdefault(school_id, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(school_id)
+            if cached is not None and time.monotonic() - cached.loaded_at < CACHE_SECONDS:
+                return cached
+            loaded = await self._load(school_id)
+            self._cache[school_id] = loaded
+            return loaded
+
+    async def _load(self, school_id: int) -> _SchoolKeys:
+        rows = await SchoolKey.filter(school_id=school_id, retired_at__isnull=True)
+        data: dict[int, bytes] = {}
+        active = 0
+        index: bytes | None = None
+        for row in rows:
+            key = self.masters.by_id(row.kek_id).unwrap(bytes(row.wrapped_key))
+            if row.purpose == INDEX:
+                index = key
+            else:
+                data[row.version] = key
+                if row.active:
+                    active = max(active, row.version)
+        if not active or index is None:
+            raise CryptoError(f"School {school_id} has no active keys.")
+        return _SchoolKeys(data, active, index, time.monotonic())
+
+    def forget(self, school_id: int | None = None) -> None:
+        if school_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(school_id, None)
+
+    async def encrypt(self, context: FieldContext, plaintext: str | None) -> bytes | None:
+        if plaintext is None:
+            return None
+        keys = await self._keys(context.school_id)
+        version = keys.active_version
+        return encrypt_field(keys.data[version], version, plaintext, context)
+
+    async def decrypt(self, context: FieldContext, envelope: bytes | None) -> str | None:
+        if envelope is None:
+            return None
+        envelope = bytes(envelope)
+        keys = await self._keys(context.school_id)
+        version = envelope_key_version(envelope)
+        dek = keys.data.get(version)
+        if dek is None:
+            # A rotation in another process made a version this cache has not seen yet.
+            self.forget(context.school_id)
+            keys = await self._keys(context.school_id)
+            dek = keys.data.get(version)
+            if dek is None:
+                raise CryptoError(f"Unknown data key version {version}.")
+        return decrypt_field(dek, envelope, context)
+
+    async def index(self, school_id: int, column: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        keys = await self._keys(school_id)
+        return blind_index(_column_key(keys.index, column), value)
+
+    async def rotate_data_key(self, school_id: int) -> int:
+        """Start writing with a new data key version; old versions still decrypt."""
+        kek = self.masters.current
+        async with in_transaction():
+            latest = await SchoolKey.filter(school_id=school_id, purpose=DATA).order_by("-version").first()
+            version = (latest.version if latest else 0) + 1
+            await SchoolKey.filter(school_id=school_id, purpose=DATA).update(active=False)
+            await SchoolKey.create(
+                school_id=school_id,
+                purpose=DATA,
+                version=version,
+                wrapped_key=kek.wrap(new_data_key()),
+                kek_id=kek.key_id,
+            )
+        self.forget(school_id)
+        return version
+
+    async def rewrap_all(self) -> int:
+        """Re-wrap every key still wrapped by an older master key; returns how many changed."""
+        kek = self.masters.current
+        changed = 0
+        for row in await SchoolKey.exclude(kek_id=kek.key_id):
+            key = self.masters.by_id(row.kek_id).unwrap(bytes(row.wrapped_key))
+            row.wrapped_key = kek.wrap(key)
+            row.kek_id = kek.key_id
+            await row.save(update_fields=["wrapped_key", "kek_id"])
+            changed += 1
+        return changed
+
+    async def retire_unused(self, school_id: int, keep_version: int) -> None:
+        await SchoolKey.filter(school_id=school_id, purpose=DATA, version__lt=keep_version).delete()
+        self.forget(school_id)
+
+
+def _column_key(index_key: bytes, column: str) -> bytes:
+    # One index key per column, so equal values in two columns do not share an index.
+    return derive_subkey(index_key, f"blind-index/{column}")
+
+
+__all__ = ["Keyring"]

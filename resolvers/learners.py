@@ -1,0 +1,191 @@
+"""Learners: reading within reach, creating and changing them (admins), identifiers encrypted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from app.errors import InvalidInput
+from app.security.crypto import FieldContext
+from models.learners import ExternalId, Learner, SendStatus
+from resolvers import access, validation
+from resolvers.access import Op
+from resolvers.audit import entry_for
+from resolvers.context import Context
+from resolvers.pagination import Page, paginate
+
+ORDER = ("family_name", "given_name", "id")
+#: Encrypted columns and the operation that may read each.
+ENCRYPTED: Mapping[str, Op] = {
+    "upn": Op.READ_LEARNER_IDENTIFIERS,
+    "uln": Op.READ_LEARNER_IDENTIFIERS,
+    "date_of_birth": Op.READ_LEARNER_IDENTIFIERS,
+    "send_details": Op.READ_LEARNER_SENSITIVE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerFilter:
+    year_group: int | None = None
+    group_id: int | None = None
+    upn: str | None = None
+    name_starts_with: str | None = None
+
+
+@dataclass(slots=True)
+class LearnerData:
+    """Everything a learner record holds; for updates, only the names in ``provided`` change."""
+
+    given_name: str = ""
+    family_name: str = ""
+    preferred_name: str | None = None
+    year_group: int | None = None
+    upn: str | None = None
+    uln: str | None = None
+    date_of_birth: date | None = None
+    send_status: SendStatus = SendStatus.NONE
+    send_details: str | None = None
+    pupil_premium: bool = False
+    free_school_meals: bool = False
+    eal: bool = False
+    external_ids: list[tuple[str, str]] = field(default_factory=list)
+    provided: frozenset[str] = frozenset()
+
+
+def field_context(learner: Learner, column: str) -> FieldContext:
+    return FieldContext(learner.school_id, "learner", column, str(learner.id))
+
+
+async def list_learners(
+    ctx: Context, *, first: int | None, after: str | None, where: LearnerFilter | None
+) -> Page[Learner]:
+    query = await _filtered(ctx, access.learners(ctx), where or LearnerFilter())
+    return await paginate(query, ORDER, lambda r: (r.family_name, r.given_name, r.id),
+                          first=first, after=after,
+                          maximum=ctx.services.settings.limits.max_page_size)
+
+
+async def _filtered(ctx: Context, query: QuerySet[Learner], where: LearnerFilter) -> QuerySet[Learner]:
+    if where.year_group is not None:
+        query = query.filter(year_group=where.year_group)
+    if where.group_id is not None:
+        group = await access.require_group(ctx, where.group_id)
+        query = query.filter(enrolments__group_id=group.id)
+    if where.name_starts_with:
+        prefix = validation.text("filter.nameStartsWith", where.name_starts_with, max_length=100)
+        query = query.filter(family_name__istartswith=prefix)
+    if where.upn is not None:
+        # Looking a learner up by UPN reveals whether it exists: identifier readers only.
+        viewer, _ = access.require(ctx, Op.READ_LEARNER_IDENTIFIERS)
+        wanted = validation.upn("filter.upn", where.upn)
+        indexes = [await ctx.services.keyring.index(s, "learner.upn", wanted) for s in viewer.school_ids]
+        query = query.filter(upn_index__in=indexes)
+    return query
+
+
+async def get_learner(ctx: Context, learner_id: uuid.UUID) -> Learner:
+    return await access.require_learner(ctx, learner_id)
+
+
+async def read_encrypted(ctx: Context, learner: Learner, column: str) -> str | None:
+    """Decrypt one sensitive field if the viewer's role may read it (FORBIDDEN otherwise).
+
+    Learner rows reach the schema only through :func:`access.learners`, so the row is already
+    within the viewer's reach; the role check is all that is left.
+    """
+    access.require(ctx, ENCRYPTED[column])
+    ctx.note_read(learner.id, column)
+    envelope = getattr(learner, f"{column}_enc")
+    return await ctx.services.keyring.decrypt(field_context(learner, column), envelope)
+
+
+def _validated(data: LearnerData, today: date) -> LearnerData:
+    data.given_name = validation.text("givenName", data.given_name, max_length=100)
+    data.family_name = validation.text("familyName", data.family_name, max_length=100)
+    data.preferred_name = validation.optional_text("preferredName", data.preferred_name,
+                                                   max_length=100)
+    data.year_group = validation.year_group("yearGroup", data.year_group)
+    data.upn = validation.upn("upn", data.upn)
+    data.uln = validation.uln("uln", data.uln)
+    data.date_of_birth = validation.date_of_birth("dateOfBirth", data.date_of_birth, today)
+    data.send_details = validation.optional_text("sendDetails", data.send_details, max_length=4000)
+    for i, (system, value) in enumerate(data.external_ids):
+        validation.text(f"externalIds.{i}.system", system, max_length=64)
+        validation.text(f"externalIds.{i}.value", value, max_length=255)
+    return data
+
+
+async def _write_fields(ctx: Context, learner: Learner, data: LearnerData, names: frozenset[str]) -> None:
+    keyring = ctx.services.keyring
+    plain = ("given_name", "family_name", "preferred_name", "year_group", "send_status",
+             "pupil_premium", "free_school_meals", "eal")
+    for name in plain:
+        if name in names:
+            setattr(learner, name, getattr(data, name))
+    for column in ENCRYPTED:
+        if column in names:
+            value = getattr(data, column)
+            text = value.isoformat() if isinstance(value, date) else value
+            setattr(learner, f"{column}_enc", await keyring.encrypt(field_context(learner, column), text))
+    for column in ("upn", "uln"):
+        if column in names:
+            setattr(learner, f"{column}_index",
+                    await keyring.index(learner.school_id, f"learner.{column}", getattr(data, column)))
+
+
+async def create_learner(ctx: Context, data: LearnerData) -> Learner:
+    viewer = access.school_scoped(ctx, Op.MANAGE_LEARNERS)
+    data = _validated(data, ctx.services.now().date())
+    learner = Learner(school_id=viewer.school_id)
+    names = frozenset(LearnerData.__dataclass_fields__) - {"external_ids", "provided"}
+    await _write_fields(ctx, learner, data, names)
+    try:
+        async with in_transaction():
+            await learner.save()
+            for system, value in data.external_ids:
+                await ExternalId.create(school_id=viewer.school_id, learner_id=learner.id,
+                                        system=system.strip(), value=value.strip())
+            await ctx.services.audit.record(entry_for(
+                viewer, ctx.request, "learner.create", target_type="learner",
+                target_ids=[str(learner.id)], fields=sorted(names)))
+    except IntegrityError:
+        raise InvalidInput("upn", "Another learner already has this UPN, ULN or external id.",
+                           reason="DUPLICATE") from None
+    return learner
+
+
+async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData) -> Learner:
+    viewer = access.school_scoped(ctx, Op.MANAGE_LEARNERS)
+    learner = await access.require_learner(ctx, learner_id, Op.MANAGE_LEARNERS)
+    # Validate the merged record so a partial update cannot leave required fields blank.
+    merged = LearnerData(**{n: getattr(data, n) if n in data.provided else _current(learner, n)
+                            for n in ("given_name", "family_name", "preferred_name", "year_group",
+                                      "send_status", "pupil_premium", "free_school_meals", "eal")},
+                         **{n: getattr(data, n) for n in ENCRYPTED if n in data.provided})
+    merged = _validated(merged, ctx.services.now().date())
+    names = data.provided - {"external_ids", "provided"}
+    await _write_fields(ctx, learner, merged, names)
+    try:
+        async with in_transaction():
+            await learner.save()
+            await ctx.services.audit.record(entry_for(
+                viewer, ctx.request, "learner.update", target_type="learner",
+                target_ids=[str(learner.id)], fields=sorted(names)))
+    except IntegrityError:
+        raise InvalidInput("upn", "Another learner already has this UPN or ULN.",
+                           reason="DUPLICATE") from None
+    return learner
+
+
+def _current(learner: Learner, name: str) -> object:
+    return getattr(learner, name)
+
+
+__all__ = ["ENCRYPTED", "LearnerData", "LearnerFilter", "create_learner", "get_learner",
+           "list_learners", "read_encrypted", "update_learner"]

@@ -1,0 +1,215 @@
+"""Learner types, queries and admin mutations."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from models import learners as db
+from resolvers import learners
+from resolvers.learners import LearnerData
+from schema.common import Connection, Info, Node, UserError, attempt, parse_int_id, parse_uuid_id, to_global_id
+from schema.enums import SendStatus
+
+if TYPE_CHECKING:
+    from schema.groups import Group
+
+GroupRef = Annotated["Group", strawberry.lazy("schema.groups")]
+
+
+@strawberry.type(description="A learner's id in another system, such as an MIS or OneRoster.")
+class ExternalId:
+    system: str
+    value: str
+
+
+@strawberry.type(description="A pupil. Reading any of their personal data is audited.")
+class Learner(Node):
+    _row: strawberry.Private[db.Learner]
+
+    @classmethod
+    def from_model(cls, row: db.Learner) -> Learner:
+        return cls(id=to_global_id("Learner", row.id), _row=row)
+
+    def _read(self, info: Info, name: str) -> None:
+        info.context.note_read(self._row.id, name)
+
+    @strawberry.field
+    def given_name(self, info: Info) -> str:
+        self._read(info, "given_name")
+        return self._row.given_name
+
+    @strawberry.field
+    def family_name(self, info: Info) -> str:
+        self._read(info, "family_name")
+        return self._row.family_name
+
+    @strawberry.field
+    def preferred_name(self, info: Info) -> str | None:
+        self._read(info, "preferred_name")
+        return self._row.preferred_name
+
+    @strawberry.field(description="0 for Reception, 1-14 for Years 1 to 14.")
+    def year_group(self, info: Info) -> int | None:
+        self._read(info, "year_group")
+        return self._row.year_group
+
+    @strawberry.field(description="Unique pupil number. School admins only; encrypted at rest.")
+    async def upn(self, info: Info) -> str | None:
+        return await learners.read_encrypted(info.context, self._row, "upn")
+
+    @strawberry.field(description="Unique learner number. School admins only; encrypted at rest.")
+    async def uln(self, info: Info) -> str | None:
+        return await learners.read_encrypted(info.context, self._row, "uln")
+
+    @strawberry.field(description="School admins only; encrypted at rest.")
+    async def date_of_birth(self, info: Info) -> datetime.date | None:
+        text = await learners.read_encrypted(info.context, self._row, "date_of_birth")
+        return datetime.date.fromisoformat(text) if text else None
+
+    @strawberry.field
+    def send_status(self, info: Info) -> SendStatus:
+        self._read(info, "send_status")
+        return self._row.send_status
+
+    @strawberry.field(description="Notes on special educational needs; encrypted at rest.")
+    async def send_details(self, info: Info) -> str | None:
+        return await learners.read_encrypted(info.context, self._row, "send_details")
+
+    @strawberry.field
+    def pupil_premium(self, info: Info) -> bool:
+        self._read(info, "pupil_premium")
+        return self._row.pupil_premium
+
+    @strawberry.field
+    def free_school_meals(self, info: Info) -> bool:
+        self._read(info, "free_school_meals")
+        return self._row.free_school_meals
+
+    @strawberry.field(description="English as an additional language.")
+    def eal(self, info: Info) -> bool:
+        self._read(info, "eal")
+        return self._row.eal
+
+    @strawberry.field
+    async def external_ids(self, info: Info) -> list[ExternalId]:
+        rows = await info.context.loaders.external_ids_by_learner.load(self._row.id)
+        return [ExternalId(system=r.system, value=r.value) for r in rows]
+
+    @strawberry.field(description="The learner's teaching groups that the viewer can see.")
+    async def groups(self, info: Info) -> list[GroupRef]:
+        from schema.groups import Group
+
+        rows = await info.context.loaders.groups_by_learner.load(self._row.id)
+        return [Group.from_model(g) for g in rows]
+
+
+@strawberry.input(description="Narrow a list of learners; all given conditions must hold.")
+class LearnerFilter:
+    year_group: int | None = None
+    group_id: strawberry.ID | None = None
+    upn: str | None = strawberry.field(default=None, description="Exact UPN (school admins).")
+    name_starts_with: str | None = strawberry.field(default=None,
+                                                    description="Start of the family name.")
+
+
+@strawberry.input
+class ExternalIdInput:
+    system: str
+    value: str
+
+
+@strawberry.input(description="A new learner.")
+class CreateLearnerInput:
+    given_name: str
+    family_name: str
+    preferred_name: str | None = None
+    year_group: int | None = None
+    upn: str | None = None
+    uln: str | None = None
+    date_of_birth: datetime.date | None = None
+    send_status: SendStatus = db.SendStatus.NONE
+    send_details: str | None = None
+    pupil_premium: bool = False
+    free_school_meals: bool = False
+    eal: bool = False
+    external_ids: list[ExternalIdInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Changes to a learner; omitted fields stay as they are.")
+class UpdateLearnerInput:
+    id: strawberry.ID
+    given_name: str | None = strawberry.UNSET
+    family_name: str | None = strawberry.UNSET
+    preferred_name: str | None = strawberry.UNSET
+    year_group: int | None = strawberry.UNSET
+    upn: str | None = strawberry.UNSET
+    uln: str | None = strawberry.UNSET
+    date_of_birth: datetime.date | None = strawberry.UNSET
+    send_status: SendStatus | None = strawberry.UNSET
+    send_details: str | None = strawberry.UNSET
+    pupil_premium: bool | None = strawberry.UNSET
+    free_school_meals: bool | None = strawberry.UNSET
+    eal: bool | None = strawberry.UNSET
+
+
+@strawberry.type
+class LearnerPayload:
+    learner: Learner | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+_NOT_NULL = {"given_name", "family_name", "send_status", "pupil_premium", "free_school_meals", "eal"}
+
+
+def _changes(data: UpdateLearnerInput) -> LearnerData:
+    provided = {name for name in LearnerData.__dataclass_fields__
+                if getattr(data, name, strawberry.UNSET) is not strawberry.UNSET}
+    values = {name: getattr(data, name) for name in provided}
+    for name in _NOT_NULL & provided:
+        if values[name] is None:
+            values[name] = "" if name.endswith("name") else LearnerData.__dataclass_fields__[name].default
+    return LearnerData(**values, provided=frozenset(provided))
+
+
+@strawberry.type
+class LearnerQuery:
+    @strawberry.field(description="Learners in the viewer's reach: a teacher's groups, or the "
+                                  "whole school for admins, leaders and safeguarding leads.")
+    async def learners(self, info: Info, first: int | None = None, after: str | None = None,
+                       filter: LearnerFilter | None = None) -> Connection[Learner]:
+        where = None
+        if filter is not None:
+            group_id = parse_int_id(filter.group_id, "Group", "filter.groupId") if filter.group_id else None
+            where = learners.LearnerFilter(year_group=filter.year_group, group_id=group_id,
+                                           upn=filter.upn, name_starts_with=filter.name_starts_with)
+        page = await learners.list_learners(info.context, first=first, after=after, where=where)
+        return Connection.from_page(page, Learner.from_model)
+
+    @strawberry.field(description="One learner; NOT_FOUND outside the viewer's reach.")
+    async def learner(self, info: Info, id: strawberry.ID) -> Learner | None:
+        row = await learners.get_learner(info.context, parse_uuid_id(id, "Learner"))
+        return Learner.from_model(row)
+
+
+@strawberry.type
+class LearnerMutation:
+    @strawberry.mutation(description="Add a learner to the admin's school.")
+    async def create_learner(self, info: Info, input: CreateLearnerInput) -> LearnerPayload:
+        data = LearnerData(
+            given_name=input.given_name, family_name=input.family_name,
+            preferred_name=input.preferred_name, year_group=input.year_group, upn=input.upn,
+            uln=input.uln, date_of_birth=input.date_of_birth, send_status=input.send_status,
+            send_details=input.send_details, pupil_premium=input.pupil_premium,
+            free_school_meals=input.free_school_meals, eal=input.eal,
+            external_ids=[(x.system, x.value) for x in input.external_ids])
+        row, errors = await attempt(lambda: learners.create_learner(info.context, data))
+        return LearnerPayload(learner=Learner.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(description="Change a learner's record (school admins).")
+    async def update_learner(self, info: Info, input: UpdateLearnerInput) -> LearnerPayload:
+        row, errors = await attempt(lambda: learners.update_learner(
+            info.context, parse_uuid_id(input.id, "Learner"), _changes(input)))
+        return LearnerPayload(learner=Learner.from_model(row) if row else None, errors=errors)
