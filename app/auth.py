@@ -23,16 +23,22 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return token.strip()
 
 
-def request_token(settings: Settings, headers: Mapping[str, str],
-                  cookies: Mapping[str, str]) -> str | None:
+def request_token(
+    settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]
+) -> str | None:
     """The bearer token if one is sent, else the session cookie."""
     return bearer_token(headers) or cookies.get(cookie_name(settings)) or None
 
 
 def session_cookie(settings: Settings, token: str, max_age: int) -> str:
     """A Set-Cookie value: HttpOnly, SameSite=Strict, Path=/, no Domain, Secure over https."""
-    parts = [f"{cookie_name(settings)}={token}", "Path=/", "HttpOnly", "SameSite=Strict",
-             f"Max-Age={max_age}"]
+    parts = [
+        f"{cookie_name(settings)}={token}",
+        "Path=/",
+        "HttpOnly",
+        "SameSite=Strict",
+        f"Max-Age={max_age}",
+    ]
     if settings.secure_cookies:
         parts.append("Secure")
     return "; ".join(parts)

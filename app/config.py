@@ -96,7 +96,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
         env = os.environ if environ is None else environ
         mode_text = env.get("PP_ENV", "development").strip().lower()
         try:
@@ -161,7 +163,9 @@ def _master_key_text(env: Mapping[str, str]) -> str | None:
     try:
         return Path(path).read_text(encoding="ascii").strip()
     except OSError as exc:
-        raise ConfigurationError(f"PP_MASTER_KEY_FILE {path!r} cannot be read: {exc.strerror}.") from None
+        raise ConfigurationError(
+            f"PP_MASTER_KEY_FILE {path!r} cannot be read: {exc.strerror}."
+        ) from None
 
 
 __all__ = ["DEMO_PASSWORD", "Limits", "Mode", "Settings"]

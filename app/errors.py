@@ -53,7 +53,9 @@ class NotFound(PublicError):
 class RateLimited(PublicError):
     code = "RATE_LIMITED"
 
-    def __init__(self, retry_after: int, message: str = "Too many attempts; try again later.") -> None:
+    def __init__(
+        self, retry_after: int, message: str = "Too many attempts; try again later."
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.extensions["retryAfter"] = retry_after

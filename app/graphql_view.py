@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
-from strawberry.exceptions import ConnectionRejectionError
 
 from app.auth import clear_cookie, request_token, session_cookie
 from resolvers.auth import authenticate
@@ -42,9 +42,12 @@ class SchoolGraphQL(GraphQL[Context, None]):
         # The response being built for each HTTP context, so cookies follow login and logout.
         self._contexts: weakref.WeakKeyDictionary[Response, Context] = weakref.WeakKeyDictionary()
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        info = RequestInfo(ip=_client_ip(request),
-                           request_id=request.scope.get("state", {}).get("request_id"))
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        info = RequestInfo(
+            ip=_client_ip(request), request_id=request.scope.get("state", {}).get("request_id")
+        )
         if isinstance(request, WebSocket):
             cookie = request_token(self.services.settings, {}, request.cookies)
             return Context(self.services, request=info, cache_loaders=False, cookie_token=cookie)
@@ -54,7 +57,7 @@ class SchoolGraphQL(GraphQL[Context, None]):
             self._contexts[response] = ctx
         return ctx
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | None | dict[str, object]:
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         token = params.get("authToken")
         token = token if isinstance(token, str) else context.cookie_token
@@ -63,14 +66,19 @@ class SchoolGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"reason": "authentication failed"})
         return await super().on_ws_connect(context)
 
-    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
-                        sub_response: Response) -> Response:
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
         ctx = self._contexts.pop(sub_response, None)
         if ctx is not None:
             settings = self.services.settings
             if ctx.new_session is not None:
-                sub_response.headers.append("set-cookie", session_cookie(
-                    settings, ctx.new_session.token, settings.session_absolute_seconds))
+                sub_response.headers.append(
+                    "set-cookie",
+                    session_cookie(
+                        settings, ctx.new_session.token, settings.session_absolute_seconds
+                    ),
+                )
             elif ctx.end_session:
                 sub_response.headers.append("set-cookie", clear_cookie(settings))
         retry_after = _retry_after(response_data)

@@ -49,19 +49,36 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _reply(send: Send, status: int, message: str, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _reply(
+    send: Send, status: int, message: str, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps({"errors": [{"message": message}]}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class GraphQLRequestGuard:
     """What reaches /graphql over HTTP: JSON POSTs, same-site, within the size limit (GQL-08)."""
 
-    def __init__(self, app: ASGIApp, *, path: str, max_body: int, allowed_origins: Sequence[str],
-                 allow_ide: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        max_body: int,
+        allowed_origins: Sequence[str],
+        allow_ide: bool,
+    ) -> None:
         self.app = app
         self.path = path
         self.max_body = max_body
@@ -92,7 +109,9 @@ class GraphQLRequestGuard:
                 raise
             await _reply(send, 413, f"The body must be at most {self.max_body} bytes.")
 
-    def _problem(self, scope: Scope, headers: Headers) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    def _problem(
+        self, scope: Scope, headers: Headers
+    ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         method = scope["method"]
         if method == "GET" and self.allow_ide and "text/html" in headers.get("accept", ""):
             return None
@@ -134,4 +153,4 @@ class BodyTooLarge(Exception):
     pass
 
 
-__all__ = ["BodyTooLarge", "GraphQLRequestGuard", "SECURITY_HEADERS", "SecurityHeaders"]
+__all__ = ["SECURITY_HEADERS", "BodyTooLarge", "GraphQLRequestGuard", "SecurityHeaders"]

@@ -34,29 +34,35 @@ async def readiness(services: Services) -> dict[str, str]:
     try:
         await get_connection("default").execute_query("SELECT 1")
         state["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which part
+    except Exception as exc:
         state["database"] = f"unavailable: {type(exc).__name__}"
     try:
         await services.broker.ping()
-        state["broker"] = "ok" if services.broker.healthy else f"unavailable: {services.broker.failure}"
-    except Exception as exc:  # noqa: BLE001
+        state["broker"] = (
+            "ok" if services.broker.healthy else f"unavailable: {services.broker.failure}"
+        )
+    except Exception as exc:
         state["broker"] = f"unavailable: {type(exc).__name__}"
     return state
 
 
 async def refuse_demo_accounts(settings: Settings) -> None:
     if settings.production and await User.filter(is_demo=True, is_active=True).exists():
-        raise ConfigurationError("Production refuses to start: demo accounts with the published "
-                                 "demo password exist; deactivate them first.")
+        raise ConfigurationError(
+            "Production refuses to start: demo accounts with the published "
+            "demo password exist; deactivate them first."
+        )
 
 
-def create_app(settings: Settings, services: Services | None = None, *,
-               manage_database: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, services: Services | None = None, *, manage_database: bool = True
+) -> Starlette:
     """The ASGI app. Tests may pass ``services`` and run the database themselves."""
     services = services or build_services(settings)
     metrics = Metrics()
-    graphql = SchoolGraphQL(build_schema(settings.limits, introspection=not settings.production),
-                            services)
+    graphql = SchoolGraphQL(
+        build_schema(settings.limits, introspection=not settings.production), services
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -64,15 +70,18 @@ def create_app(settings: Settings, services: Services | None = None, *,
     async def readyz(request: Request) -> Response:
         state = await readiness(services)
         ready = all(v == "ok" for v in state.values())
-        return JSONResponse({"status": "ready" if ready else "unavailable", **state},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **state},
+            status_code=200 if ready else 503,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             if manage_database:
                 await stack.enter_async_context(
-                    RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+                    RegisterTortoise(app, config=tortoise_config(settings.database_url))
+                )
             await refuse_demo_accounts(settings)
             await stack.enter_async_context(services.broker)
             stack.push_async_callback(services.throttle.aclose)
@@ -88,8 +97,13 @@ def create_app(settings: Settings, services: Services | None = None, *,
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(CountRequests, metrics=metrics, routes={r.path for r in routes}),
-        Middleware(GraphQLRequestGuard, path="/graphql", max_body=settings.limits.max_body_bytes,
-                   allowed_origins=settings.allowed_origins, allow_ide=graphql.graphql_ide is not None),
+        Middleware(
+            GraphQLRequestGuard,
+            path="/graphql",
+            max_body=settings.limits.max_body_bytes,
+            allowed_origins=settings.allowed_origins,
+            allow_ide=graphql.graphql_ide is not None,
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 

@@ -12,10 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("pp_http_requests", "HTTP requests by route and status",
-                                ["route", "status"], registry=self.registry)
-        self.websockets = Gauge("pp_websocket_connections", "Open websocket connections",
-                                registry=self.registry)
+        self.requests = Counter(
+            "pp_http_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.websockets = Gauge(
+            "pp_websocket_connections", "Open websocket connections", registry=self.registry
+        )
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -135,16 +135,18 @@ class Broker:
             raise BrokerUnavailable(f"cannot start broker: {exc}") from exc
         self._healthy, self._failure = True, None
         self._task = asyncio.create_task(self._listen(), name=f"broker-listener-{self.namespace}")
+        await asyncio.sleep(0)  # let the listener start reading: SUBSCRIBE then waits for its reply
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         task, self._task = self._task, None
         self._healthy, self._failure = False, "broker closed"
+        self._end_streams("broker closed")
         if task is not None:
             task.cancel()
             await asyncio.wait([task])  # unlike `await task`, never swallows our own cancellation
-        self._end_streams("broker closed")
-        await self.backend.disconnect()
+        async with self._lock:  # an (un)subscribe in flight finishes before the connection goes
+            await self.backend.disconnect()
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         """Receive the messages published to `channel` while the block runs."""
@@ -199,14 +201,12 @@ class Broker:
                     if not listeners:
                         await self.backend.subscribe(self._key(channel))  # first local listener
                     listeners.add(subscription)
-            except BackendUnavailable as exc:
-                self._detach(subscription)
+            except BaseException as exc:
+                self._detach(subscription)  # also when cancelled mid-SUBSCRIBE: leave no listener
+                if not isinstance(exc, BackendUnavailable):
+                    raise
                 self._fail(str(exc))
                 raise BrokerUnavailable(str(exc)) from exc
-            except BaseException:
-                # Cancelled mid-SUBSCRIBE: leave no listener (a stray backend channel is harmless).
-                self._detach(subscription)
-                raise
 
     def _detach(self, subscription: Subscription) -> list[str]:
         emptied = []
@@ -259,14 +259,9 @@ class Broker:
         logger.info("realtime broker recovered")
 
     def _dispatch(self, key: str, data: bytes) -> None:
-        if not key.startswith(self._prefix):
-            return
-        channel = key[len(self._prefix) :]
-        listeners = self._listeners.get(channel)
-        if not listeners:
-            return
+        channel = key.removeprefix(self._prefix)  # the backend only has our own channels
         message = Message(channel, data)
-        for subscription in listeners:
+        for subscription in self._listeners.get(channel, ()):
             subscription._deliver(message)  # never awaits: a slow subscriber cannot delay others
 
     def _fail(self, reason: str) -> None:

@@ -145,7 +145,9 @@ async def learner_in_reach(ctx: Context, learner_id: uuid.UUID, op: Op) -> bool:
     return await learners(ctx, op).filter(id=learner_id).exists()
 
 
-async def require_learner(ctx: Context, learner_id: uuid.UUID, op: Op = Op.READ_LEARNERS) -> Learner:
+async def require_learner(
+    ctx: Context, learner_id: uuid.UUID, op: Op = Op.READ_LEARNERS
+) -> Learner:
     row = await learners(ctx, op).get_or_none(id=learner_id)
     if row is None:
         raise NotFound("Learner not found.")

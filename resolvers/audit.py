@@ -150,9 +150,13 @@ async def verify_chain(chain: int, batch: int = 1000) -> ChainReport:
         rows = await AuditEvent.filter(chain=chain, id__gt=last_id).order_by("id").limit(batch)
         for row in rows:
             if row.seq != expected_seq:
-                return ChainReport(chain, count, f"event {row.id}: seq {row.seq}, expected {expected_seq}")
+                return ChainReport(
+                    chain, count, f"event {row.id}: seq {row.seq}, expected {expected_seq}"
+                )
             if row.prev_hash != prev:
-                return ChainReport(chain, count, f"event {row.id}: does not follow the previous event")
+                return ChainReport(
+                    chain, count, f"event {row.id}: does not follow the previous event"
+                )
             if _digest(prev, chain, row.seq, row.at, _as_entry(row)) != row.hash:
                 return ChainReport(chain, count, f"event {row.id}: contents were altered")
             prev, expected_seq, count, last_id = row.hash, expected_seq + 1, count + 1, row.id

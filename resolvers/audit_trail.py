@@ -21,8 +21,9 @@ class AuditFilter:
     until: datetime | None = None
 
 
-async def list_events(ctx: Context, *, first: int | None, after: str | None,
-                      where: AuditFilter | None) -> Page[AuditEvent]:
+async def list_events(
+    ctx: Context, *, first: int | None, after: str | None, where: AuditFilter | None
+) -> Page[AuditEvent]:
     viewer = access.school_scoped(ctx, Op.READ_AUDIT)
     where = where or AuditFilter()
     query = AuditEvent.filter(chain=viewer.school_id)
@@ -34,11 +35,18 @@ async def list_events(ctx: Context, *, first: int | None, after: str | None,
         query = query.filter(at__gte=where.since)
     if where.until:
         query = query.filter(at__lt=where.until)
-    page = await paginate(query, ("seq",), lambda e: (e.seq,), first=first, after=after,
-                          maximum=ctx.services.settings.limits.max_page_size)
+    page = await paginate(
+        query,
+        ("seq",),
+        lambda e: (e.seq,),
+        first=first,
+        after=after,
+        maximum=ctx.services.settings.limits.max_page_size,
+    )
     # Reading the trail is itself accountable.
-    await ctx.services.audit.record(entry_for(viewer, ctx.request, "audit.read",
-                                              target_type="audit_event"))
+    await ctx.services.audit.record(
+        entry_for(viewer, ctx.request, "audit.read", target_type="audit_event")
+    )
     return page
 
 

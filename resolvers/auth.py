@@ -59,9 +59,15 @@ async def login(ctx: Context, email: str, password: str) -> SignedIn:
     if user is None or not result.ok or school_id is None or demo_refused:
         await services.throttle.record_failure(keys)
         await services.audit.record(
-            entry_for(None, ctx.request, "auth.login_failed", target_type="user",
-                      target_ids=[str(user.id)] if user else [], outcome="failure",
-                      school_id=school_id if school_id is not None else 0)
+            entry_for(
+                None,
+                ctx.request,
+                "auth.login_failed",
+                target_type="user",
+                target_ids=[str(user.id)] if user else [],
+                outcome="failure",
+                school_id=school_id if school_id is not None else 0,
+            )
         )
         raise InvalidInput(None, BAD_CREDENTIALS, reason="INVALID_CREDENTIALS")
     await services.throttle.reset(keys[:1])
@@ -74,13 +80,27 @@ async def login(ctx: Context, email: str, password: str) -> SignedIn:
         user.last_login_at = now
         await user.save(update_fields=["password_hash", "last_login_at"])
         session = await Session.create(
-            token_hash=issued.digest, user_id=user.id, school_id=school_id, created_at=now,
-            last_seen_at=now, expires_at=expires, ip=ctx.request.ip,
+            token_hash=issued.digest,
+            user_id=user.id,
+            school_id=school_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires,
+            ip=ctx.request.ip,
         )
-        viewer = Viewer(PrincipalKind.STAFF, school_id, frozenset({school_id}), user_id=user.id,
-                        roles=roles, session_id=session.id)
-        await services.audit.record(entry_for(viewer, ctx.request, "auth.login",
-                                              target_type="user", target_ids=[str(user.id)]))
+        viewer = Viewer(
+            PrincipalKind.STAFF,
+            school_id,
+            frozenset({school_id}),
+            user_id=user.id,
+            roles=roles,
+            session_id=session.id,
+        )
+        await services.audit.record(
+            entry_for(
+                viewer, ctx.request, "auth.login", target_type="user", target_ids=[str(user.id)]
+            )
+        )
     return SignedIn(issued.text, viewer, expires)
 
 
@@ -97,8 +117,11 @@ async def logout(ctx: Context) -> bool:
     if viewer is None or viewer.session_id is None:
         return False
     await revoke_sessions(ctx.services, session_ids=[viewer.session_id])
-    await ctx.services.audit.record(entry_for(viewer, ctx.request, "auth.logout",
-                                              target_type="user", target_ids=[str(viewer.user_id)]))
+    await ctx.services.audit.record(
+        entry_for(
+            viewer, ctx.request, "auth.logout", target_type="user", target_ids=[str(viewer.user_id)]
+        )
+    )
     return True
 
 
@@ -152,31 +175,48 @@ async def _session_viewer(services: Services, digest: str) -> Viewer | None:
         return None
     if now - session.last_seen_at >= TOUCH_EVERY:
         await Session.filter(id=session.id).update(last_seen_at=now)
-    return Viewer(PrincipalKind.STAFF, session.school_id, frozenset({session.school_id}),
-                  user_id=session.user_id, roles=frozenset(Role(r) for r in roles),
-                  session_id=session.id)
+    return Viewer(
+        PrincipalKind.STAFF,
+        session.school_id,
+        frozenset({session.school_id}),
+        user_id=session.user_id,
+        roles=frozenset(Role(r) for r in roles),
+        session_id=session.id,
+    )
 
 
 async def _partner_viewer(services: Services, digest: str) -> Viewer | None:
     key = await ApiKey.get_or_none(key_hash=digest, revoked_at__isnull=True)
     if key is None:
         return None
-    schools = sorted(await ApiKeyGrant.filter(api_key_id=key.id).values_list("school_id", flat=True))
+    schools = sorted(
+        await ApiKeyGrant.filter(api_key_id=key.id).values_list("school_id", flat=True)
+    )
     if not schools:
         return None
     now = services.now()
     if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
         await ApiKey.filter(id=key.id).update(last_used_at=now)
-    return Viewer(PrincipalKind.PARTNER, int(schools[0]), frozenset(int(s) for s in schools),
-                  api_key_id=key.id, scopes=frozenset(Scope(s) for s in key.scopes))
+    return Viewer(
+        PrincipalKind.PARTNER,
+        int(schools[0]),
+        frozenset(int(s) for s in schools),
+        api_key_id=key.id,
+        scopes=frozenset(Scope(s) for s in key.scopes),
+    )
 
 
 async def _device_viewer(digest: str) -> Viewer | None:
     device = await Device.get_or_none(token_hash=digest, revoked_at__isnull=True)
     if device is None:
         return None
-    return Viewer(PrincipalKind.DEVICE, device.school_id, frozenset({device.school_id}),
-                  device_id=device.id, learner_id=device.learner_id)
+    return Viewer(
+        PrincipalKind.DEVICE,
+        device.school_id,
+        frozenset({device.school_id}),
+        device_id=device.id,
+        learner_id=device.learner_id,
+    )
 
 
 __all__ = ["SignedIn", "authenticate", "login", "logout", "normalise_email", "revoke_sessions"]

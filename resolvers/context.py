@@ -100,7 +100,7 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from resolvers.loaders import Loaders  # noqa: PLC0415 - loaders need a context
+            from resolvers.loaders import Loaders
 
             self._loaders = Loaders.create(self, cache=self.cache_loaders)
         return self._loaders

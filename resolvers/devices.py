@@ -28,8 +28,14 @@ class EnrolledDevice:
 async def list_devices(ctx: Context, *, first: int | None, after: str | None) -> Page[Device]:
     viewer = access.school_scoped(ctx, Op.MANAGE_DEVICES)
     query = Device.filter(school_id=viewer.school_id, revoked_at__isnull=True)
-    return await paginate(query, ORDER, lambda d: (d.name, d.id), first=first, after=after,
-                          maximum=ctx.services.settings.limits.max_page_size)
+    return await paginate(
+        query,
+        ORDER,
+        lambda d: (d.name, d.id),
+        first=first,
+        after=after,
+        maximum=ctx.services.settings.limits.max_page_size,
+    )
 
 
 async def enrol_device(
@@ -41,11 +47,23 @@ async def enrol_device(
         await access.require_learner(ctx, learner_id, Op.MANAGE_DEVICES)
     issued = new_token(TokenKind.DEVICE)
     async with in_transaction():
-        device = await Device.create(school_id=viewer.school_id, learner_id=learner_id, name=name,
-                                     platform=platform, token_hash=issued.digest,
-                                     token_prefix=issued.display_prefix)
-        await ctx.services.audit.record(entry_for(viewer, ctx.request, "device.enrol",
-                                                  target_type="device", target_ids=[str(device.id)]))
+        device = await Device.create(
+            school_id=viewer.school_id,
+            learner_id=learner_id,
+            name=name,
+            platform=platform,
+            token_hash=issued.digest,
+            token_prefix=issued.display_prefix,
+        )
+        await ctx.services.audit.record(
+            entry_for(
+                viewer,
+                ctx.request,
+                "device.enrol",
+                target_type="device",
+                target_ids=[str(device.id)],
+            )
+        )
     return EnrolledDevice(device, issued.text)
 
 
@@ -55,8 +73,15 @@ async def revoke_device(ctx: Context, device_id: int) -> Device:
     async with in_transaction():
         device.revoked_at = ctx.services.now()
         await device.save(update_fields=["revoked_at"])
-        await ctx.services.audit.record(entry_for(viewer, ctx.request, "device.revoke",
-                                                  target_type="device", target_ids=[str(device.id)]))
+        await ctx.services.audit.record(
+            entry_for(
+                viewer,
+                ctx.request,
+                "device.revoke",
+                target_type="device",
+                target_ids=[str(device.id)],
+            )
+        )
     return device
 
 

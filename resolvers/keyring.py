@@ -127,7 +127,11 @@ class Keyring:
         """Start writing with a new data key version; old versions still decrypt."""
         kek = self.masters.current
         async with in_transaction():
-            latest = await SchoolKey.filter(school_id=school_id, purpose=DATA).order_by("-version").first()
+            latest = (
+                await SchoolKey.filter(school_id=school_id, purpose=DATA)
+                .order_by("-version")
+                .first()
+            )
             version = (latest.version if latest else 0) + 1
             await SchoolKey.filter(school_id=school_id, purpose=DATA).update(active=False)
             await SchoolKey.create(

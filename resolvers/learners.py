@@ -66,12 +66,19 @@ async def list_learners(
     ctx: Context, *, first: int | None, after: str | None, where: LearnerFilter | None
 ) -> Page[Learner]:
     query = await _filtered(ctx, access.learners(ctx), where or LearnerFilter())
-    return await paginate(query, ORDER, lambda r: (r.family_name, r.given_name, r.id),
-                          first=first, after=after,
-                          maximum=ctx.services.settings.limits.max_page_size)
+    return await paginate(
+        query,
+        ORDER,
+        lambda r: (r.family_name, r.given_name, r.id),
+        first=first,
+        after=after,
+        maximum=ctx.services.settings.limits.max_page_size,
+    )
 
 
-async def _filtered(ctx: Context, query: QuerySet[Learner], where: LearnerFilter) -> QuerySet[Learner]:
+async def _filtered(
+    ctx: Context, query: QuerySet[Learner], where: LearnerFilter
+) -> QuerySet[Learner]:
     if where.year_group is not None:
         query = query.filter(year_group=where.year_group)
     if where.group_id is not None:
@@ -84,7 +91,9 @@ async def _filtered(ctx: Context, query: QuerySet[Learner], where: LearnerFilter
         # Looking a learner up by UPN reveals whether it exists: identifier readers only.
         viewer, _ = access.require(ctx, Op.READ_LEARNER_IDENTIFIERS)
         wanted = validation.upn("filter.upn", where.upn)
-        indexes = [await ctx.services.keyring.index(s, "learner.upn", wanted) for s in viewer.school_ids]
+        indexes = [
+            await ctx.services.keyring.index(s, "learner.upn", wanted) for s in viewer.school_ids
+        ]
         query = query.filter(upn_index__in=indexes)
     return query
 
@@ -108,8 +117,9 @@ async def read_encrypted(ctx: Context, learner: Learner, column: str) -> str | N
 def _validated(data: LearnerData, today: date) -> LearnerData:
     data.given_name = validation.text("givenName", data.given_name, max_length=100)
     data.family_name = validation.text("familyName", data.family_name, max_length=100)
-    data.preferred_name = validation.optional_text("preferredName", data.preferred_name,
-                                                   max_length=100)
+    data.preferred_name = validation.optional_text(
+        "preferredName", data.preferred_name, max_length=100
+    )
     data.year_group = validation.year_group("yearGroup", data.year_group)
     data.upn = validation.upn("upn", data.upn)
     data.uln = validation.uln("uln", data.uln)
@@ -121,10 +131,20 @@ def _validated(data: LearnerData, today: date) -> LearnerData:
     return data
 
 
-async def _write_fields(ctx: Context, learner: Learner, data: LearnerData, names: frozenset[str]) -> None:
+async def _write_fields(
+    ctx: Context, learner: Learner, data: LearnerData, names: frozenset[str]
+) -> None:
     keyring = ctx.services.keyring
-    plain = ("given_name", "family_name", "preferred_name", "year_group", "send_status",
-             "pupil_premium", "free_school_meals", "eal")
+    plain = (
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "year_group",
+        "send_status",
+        "pupil_premium",
+        "free_school_meals",
+        "eal",
+    )
     for name in plain:
         if name in names:
             setattr(learner, name, getattr(data, name))
@@ -132,11 +152,18 @@ async def _write_fields(ctx: Context, learner: Learner, data: LearnerData, names
         if column in names:
             value = getattr(data, column)
             text = value.isoformat() if isinstance(value, date) else value
-            setattr(learner, f"{column}_enc", await keyring.encrypt(field_context(learner, column), text))
+            setattr(
+                learner,
+                f"{column}_enc",
+                await keyring.encrypt(field_context(learner, column), text),
+            )
     for column in ("upn", "uln"):
         if column in names:
-            setattr(learner, f"{column}_index",
-                    await keyring.index(learner.school_id, f"learner.{column}", getattr(data, column)))
+            setattr(
+                learner,
+                f"{column}_index",
+                await keyring.index(learner.school_id, f"learner.{column}", getattr(data, column)),
+            )
 
 
 async def create_learner(ctx: Context, data: LearnerData) -> Learner:
@@ -149,14 +176,26 @@ async def create_learner(ctx: Context, data: LearnerData) -> Learner:
         async with in_transaction():
             await learner.save()
             for system, value in data.external_ids:
-                await ExternalId.create(school_id=viewer.school_id, learner_id=learner.id,
-                                        system=system.strip(), value=value.strip())
-            await ctx.services.audit.record(entry_for(
-                viewer, ctx.request, "learner.create", target_type="learner",
-                target_ids=[str(learner.id)], fields=sorted(names)))
+                await ExternalId.create(
+                    school_id=viewer.school_id,
+                    learner_id=learner.id,
+                    system=system.strip(),
+                    value=value.strip(),
+                )
+            await ctx.services.audit.record(
+                entry_for(
+                    viewer,
+                    ctx.request,
+                    "learner.create",
+                    target_type="learner",
+                    target_ids=[str(learner.id)],
+                    fields=sorted(names),
+                )
+            )
     except IntegrityError:
-        raise InvalidInput("upn", "Another learner already has this UPN, ULN or external id.",
-                           reason="DUPLICATE") from None
+        raise InvalidInput(
+            "upn", "Another learner already has this UPN, ULN or external id.", reason="DUPLICATE"
+        ) from None
     return learner
 
 
@@ -164,22 +203,42 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
     viewer = access.school_scoped(ctx, Op.MANAGE_LEARNERS)
     learner = await access.require_learner(ctx, learner_id, Op.MANAGE_LEARNERS)
     # Validate the merged record so a partial update cannot leave required fields blank.
-    merged = LearnerData(**{n: getattr(data, n) if n in data.provided else _current(learner, n)
-                            for n in ("given_name", "family_name", "preferred_name", "year_group",
-                                      "send_status", "pupil_premium", "free_school_meals", "eal")},
-                         **{n: getattr(data, n) for n in ENCRYPTED if n in data.provided})
+    merged = LearnerData(
+        **{
+            n: getattr(data, n) if n in data.provided else _current(learner, n)
+            for n in (
+                "given_name",
+                "family_name",
+                "preferred_name",
+                "year_group",
+                "send_status",
+                "pupil_premium",
+                "free_school_meals",
+                "eal",
+            )
+        },
+        **{n: getattr(data, n) for n in ENCRYPTED if n in data.provided},
+    )
     merged = _validated(merged, ctx.services.now().date())
     names = data.provided - {"external_ids", "provided"}
     await _write_fields(ctx, learner, merged, names)
     try:
         async with in_transaction():
             await learner.save()
-            await ctx.services.audit.record(entry_for(
-                viewer, ctx.request, "learner.update", target_type="learner",
-                target_ids=[str(learner.id)], fields=sorted(names)))
+            await ctx.services.audit.record(
+                entry_for(
+                    viewer,
+                    ctx.request,
+                    "learner.update",
+                    target_type="learner",
+                    target_ids=[str(learner.id)],
+                    fields=sorted(names),
+                )
+            )
     except IntegrityError:
-        raise InvalidInput("upn", "Another learner already has this UPN or ULN.",
-                           reason="DUPLICATE") from None
+        raise InvalidInput(
+            "upn", "Another learner already has this UPN or ULN.", reason="DUPLICATE"
+        ) from None
     return learner
 
 
@@ -187,5 +246,13 @@ def _current(learner: Learner, name: str) -> object:
     return getattr(learner, name)
 
 
-__all__ = ["ENCRYPTED", "LearnerData", "LearnerFilter", "create_learner", "get_learner",
-           "list_learners", "read_encrypted", "update_learner"]
+__all__ = [
+    "ENCRYPTED",
+    "LearnerData",
+    "LearnerFilter",
+    "create_learner",
+    "get_learner",
+    "list_learners",
+    "read_encrypted",
+    "update_learner",
+]

@@ -65,22 +65,29 @@ class Loaders:
 
         async def learners_by_group(ids: Sequence[int]) -> list[list[Learner]]:
             reachable = {g.id for g in await access.groups(ctx).filter(id__in=set(ids))}
-            links = await Enrolment.filter(group_id__in=reachable).order_by(
-                "learner__family_name", "learner__given_name", "learner_id"
-            ).prefetch_related("learner")
-            return _grouped(ids, [(e.group_id, e.learner) for e in links
-                                  if e.learner.left_at is None])
+            links = (
+                await Enrolment.filter(group_id__in=reachable)
+                .order_by("learner__family_name", "learner__given_name", "learner_id")
+                .prefetch_related("learner")
+            )
+            return _grouped(
+                ids, [(e.group_id, e.learner) for e in links if e.learner.left_at is None]
+            )
 
         async def teachers_by_group(ids: Sequence[int]) -> list[list[User]]:
             reachable = {g.id for g in await access.groups(ctx).filter(id__in=set(ids))}
-            links = await TeachingAssignment.filter(group_id__in=reachable).order_by(
-                "user__display_name", "user_id"
-            ).prefetch_related("user")
+            links = (
+                await TeachingAssignment.filter(group_id__in=reachable)
+                .order_by("user__display_name", "user_id")
+                .prefetch_related("user")
+            )
             return _grouped(ids, [(a.group_id, a.user) for a in links])
 
         async def roles_by_user(ids: Sequence[int]) -> list[list[Role]]:
             viewer = access.require_viewer(ctx)
-            rows = await Membership.filter(user_id__in=set(ids), school_id=viewer.school_id).order_by("role")
+            rows = await Membership.filter(
+                user_id__in=set(ids), school_id=viewer.school_id
+            ).order_by("role")
             return _grouped(ids, [(m.user_id, Role(m.role)) for m in rows])
 
         async def external_ids_by_learner(ids: Sequence[uuid.UUID]) -> list[list[ExternalId]]:

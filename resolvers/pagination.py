@@ -30,7 +30,9 @@ class Page(Generic[M]):
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    text = json.dumps([str(v) if not isinstance(v, (int, str)) or isinstance(v, bool) else v for v in values])
+    text = json.dumps(
+        [str(v) if not isinstance(v, (int, str)) or isinstance(v, bool) else v for v in values]
+    )
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 

@@ -30,8 +30,13 @@ async def viewer_schools(ctx: Context) -> list[School]:
     return list(await School.filter(id__in=viewer.school_ids).order_by("name"))
 
 
-async def create_school(services: Services, name: str, slug: str, urn: str | None = None,
-                        timezone: str = "Europe/London") -> School:
+async def create_school(
+    services: Services,
+    name: str,
+    slug: str,
+    urn: str | None = None,
+    timezone: str = "Europe/London",
+) -> School:
     name = validation.text("name", name, max_length=200)
     slug = slug.strip().lower()
     if not _SLUG.match(slug):
@@ -39,13 +44,20 @@ async def create_school(services: Services, name: str, slug: str, urn: str | Non
     if urn is not None and not _URN.match(urn):
         raise InvalidInput("urn", "The URN must be six digits.")
     if await School.filter(slug=slug).exists():
-        raise InvalidInput("slug", f"A school with the slug {slug!r} already exists.",
-                           reason="DUPLICATE")
+        raise InvalidInput(
+            "slug", f"A school with the slug {slug!r} already exists.", reason="DUPLICATE"
+        )
     async with in_transaction():
         school = await School.create(name=name, slug=slug, urn=urn, timezone=timezone)
         await services.keyring.create_school_keys(school.id)
-        await services.audit.record(Entry(action="school.create", school_id=school.id,
-                                          target_type="school", target_ids=(str(school.id),)))
+        await services.audit.record(
+            Entry(
+                action="school.create",
+                school_id=school.id,
+                target_type="school",
+                target_ids=(str(school.id),),
+            )
+        )
     return school
 
 

@@ -33,8 +33,14 @@ class StaffData:
 async def list_staff(ctx: Context, *, first: int | None, after: str | None) -> Page[User]:
     viewer = access.school_scoped(ctx, Op.READ_STAFF)
     query = User.filter(memberships__school_id=viewer.school_id).distinct()
-    return await paginate(query, ORDER, lambda u: (u.display_name, u.id), first=first, after=after,
-                          maximum=ctx.services.settings.limits.max_page_size)
+    return await paginate(
+        query,
+        ORDER,
+        lambda u: (u.display_name, u.id),
+        first=first,
+        after=after,
+        maximum=ctx.services.settings.limits.max_page_size,
+    )
 
 
 async def check_password(services: Services, field: str, password: str) -> str:
@@ -60,26 +66,38 @@ async def create_staff(ctx: Context, data: StaffData) -> User:
     roles = _roles(data.roles)
     password = await check_password(ctx.services, "password", data.password)
     if await User.filter(email=email).exists():
-        raise InvalidInput("email", "An account with this email address already exists.",
-                           reason="DUPLICATE")
+        raise InvalidInput(
+            "email", "An account with this email address already exists.", reason="DUPLICATE"
+        )
     password_hash = await ctx.services.passwords.hash(password)
     async with in_transaction():
         user = await User.create(email=email, display_name=name, password_hash=password_hash)
-        await Membership.bulk_create([Membership(school_id=viewer.school_id, user_id=user.id, role=r)
-                                      for r in sorted(roles)])
-        await ctx.services.audit.record(entry_for(viewer, ctx.request, "staff.create",
-                                                  target_type="user", target_ids=[str(user.id)],
-                                                  fields=["email", "display_name", "roles"]))
+        await Membership.bulk_create(
+            [Membership(school_id=viewer.school_id, user_id=user.id, role=r) for r in sorted(roles)]
+        )
+        await ctx.services.audit.record(
+            entry_for(
+                viewer,
+                ctx.request,
+                "staff.create",
+                target_type="user",
+                target_ids=[str(user.id)],
+                fields=["email", "display_name", "roles"],
+            )
+        )
     return user
 
 
-async def update_staff(ctx: Context, user_id: int, data: StaffData, provided: frozenset[str]) -> User:
+async def update_staff(
+    ctx: Context, user_id: int, data: StaffData, provided: frozenset[str]
+) -> User:
     """Change a colleague's name, roles or status; role changes and deactivation end sessions."""
     viewer = access.school_scoped(ctx, Op.MANAGE_STAFF)
     user = await access.require_staff_member(ctx, user_id, Op.MANAGE_STAFF)
     if user.id == viewer.user_id and ({"roles", "is_active"} & provided):
-        raise InvalidInput("id", "You cannot change your own roles or deactivate yourself.",
-                           reason="SELF_CHANGE")
+        raise InvalidInput(
+            "id", "You cannot change your own roles or deactivate yourself.", reason="SELF_CHANGE"
+        )
     end_sessions = False
     async with in_transaction():
         if "display_name" in provided:
@@ -93,13 +111,23 @@ async def update_staff(ctx: Context, user_id: int, data: StaffData, provided: fr
             current = await Membership.filter(user_id=user.id, school_id=viewer.school_id)
             if {m.role for m in current} != roles:
                 await Membership.filter(user_id=user.id, school_id=viewer.school_id).delete()
-                await Membership.bulk_create([Membership(school_id=viewer.school_id,
-                                                         user_id=user.id, role=r)
-                                              for r in sorted(roles)])
+                await Membership.bulk_create(
+                    [
+                        Membership(school_id=viewer.school_id, user_id=user.id, role=r)
+                        for r in sorted(roles)
+                    ]
+                )
                 end_sessions = True
-        await ctx.services.audit.record(entry_for(viewer, ctx.request, "staff.update",
-                                                  target_type="user", target_ids=[str(user.id)],
-                                                  fields=sorted(provided)))
+        await ctx.services.audit.record(
+            entry_for(
+                viewer,
+                ctx.request,
+                "staff.update",
+                target_type="user",
+                target_ids=[str(user.id)],
+                fields=sorted(provided),
+            )
+        )
     if end_sessions:
         # A privilege change takes effect now, not when the old session expires (AUTHN-12).
         await revoke_sessions(ctx.services, user_id=user.id)

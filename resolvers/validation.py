@@ -19,8 +19,9 @@ def text(field: str, value: str, *, max_length: int, required: bool = True) -> s
     if required and not cleaned:
         raise InvalidInput(field, f"`{field}` must not be blank.", reason="REQUIRED")
     if len(cleaned) > max_length:
-        raise InvalidInput(field, f"`{field}` must be at most {max_length} characters.",
-                           reason="TOO_LONG")
+        raise InvalidInput(
+            field, f"`{field}` must be at most {max_length} characters.", reason="TOO_LONG"
+        )
     if any(ord(c) < 32 for c in cleaned):
         raise InvalidInput(field, f"`{field}` must not contain control characters.")
     return cleaned
@@ -81,5 +82,13 @@ def academic_year(field: str, value: str) -> str:
     return value.strip()
 
 
-__all__ = ["academic_year", "date_of_birth", "email", "optional_text", "text", "uln", "upn",
-           "year_group"]
+__all__ = [
+    "academic_year",
+    "date_of_birth",
+    "email",
+    "optional_text",
+    "text",
+    "uln",
+    "upn",
+    "year_group",
+]

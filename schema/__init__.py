@@ -26,22 +26,33 @@ from schema.staff import StaffMutation, StaffQuery
 
 
 @strawberry.type
-class Query(AuthQuery, NodeQuery, SchoolQuery, LearnerQuery, GroupQuery, StaffQuery, DeviceQuery,
-            PartnerQuery, AuditQuery):
+class Query(
+    AuthQuery,
+    NodeQuery,
+    SchoolQuery,
+    LearnerQuery,
+    GroupQuery,
+    StaffQuery,
+    DeviceQuery,
+    PartnerQuery,
+    AuditQuery,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, LearnerMutation, GroupMutation, StaffMutation, DeviceMutation,
-               PartnerMutation):
+class Mutation(
+    AuthMutation, LearnerMutation, GroupMutation, StaffMutation, DeviceMutation, PartnerMutation
+):
     pass
 
 
 def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.Schema:
     """The schema with hardening on; introspection only when asked (development)."""
     extensions: list = [  # type: ignore[type-arg]
-        lambda: DocumentLimits(max_directives=limits.max_directives,
-                               max_chars=limits.max_query_chars),
+        lambda: DocumentLimits(
+            max_directives=limits.max_directives, max_chars=limits.max_query_chars
+        ),
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
@@ -50,9 +61,12 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
     ]
     if not introspection:
         extensions.insert(1, DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation,
-                             config=StrawberryConfig(disable_field_suggestions=True),
-                             extensions=extensions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(disable_field_suggestions=True),
+        extensions=extensions,
+    )
 
 
 __all__ = ["Mutation", "Query", "build_schema"]

@@ -28,10 +28,20 @@ class AuditEvent:
 
     @classmethod
     def from_model(cls, row: db.AuditEvent) -> AuditEvent:
-        return cls(seq=row.seq, at=row.at, actor_type=row.actor_type, actor_id=row.actor_id,
-                   action=row.action, target_type=row.target_type,
-                   target_ids=list(row.target_ids), fields=list(row.fields_touched),
-                   outcome=row.outcome, ip=row.ip, request_id=row.request_id, hash=row.hash)
+        return cls(
+            seq=row.seq,
+            at=row.at,
+            actor_type=row.actor_type,
+            actor_id=row.actor_id,
+            action=row.action,
+            target_type=row.target_type,
+            target_ids=list(row.target_ids),
+            fields=list(row.fields_touched),
+            outcome=row.outcome,
+            ip=row.ip,
+            request_id=row.request_id,
+            hash=row.hash,
+        )
 
 
 @strawberry.input
@@ -45,8 +55,13 @@ class AuditFilter:
 @strawberry.type
 class AuditQuery:
     @strawberry.field(description="The school's audit trail, oldest first (school admins).")
-    async def audit_events(self, info: Info, first: int | None = None, after: str | None = None,
-                           filter: AuditFilter | None = None) -> Connection[AuditEvent]:
+    async def audit_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: AuditFilter | None = None,
+    ) -> Connection[AuditEvent]:
         where = audit_trail.AuditFilter(**vars(filter)) if filter else None
         page = await audit_trail.list_events(info.context, first=first, after=after, where=where)
         return Connection.from_page(page, AuditEvent.from_model)

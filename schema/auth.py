@@ -7,7 +7,8 @@ from enum import Enum
 import strawberry
 
 from resolvers import auth
-from resolvers.context import PrincipalKind, Viewer as ViewerModel
+from resolvers.context import PrincipalKind
+from resolvers.context import Viewer as ViewerModel
 from schema.common import Info, UserError, attempt, to_global_id
 from schema.enums import Role, Scope
 from schema.schools import School
@@ -30,8 +31,12 @@ class Viewer:
 
     @classmethod
     def from_model(cls, viewer: ViewerModel) -> Viewer:
-        return cls(kind=ViewerKind(viewer.kind.value), roles=sorted(viewer.roles),
-                   scopes=sorted(viewer.scopes), _model=viewer)
+        return cls(
+            kind=ViewerKind(viewer.kind.value),
+            roles=sorted(viewer.roles),
+            scopes=sorted(viewer.scopes),
+            _model=viewer,
+        )
 
     @strawberry.field(description="The staff member, for staff sessions.")
     async def staff_member(self, info: Info) -> StaffMember | None:
@@ -76,10 +81,14 @@ class AuthQuery:
 
 @strawberry.type
 class AuthMutation:
-    @strawberry.mutation(description="Sign in. One `login` per request; repeated failures are "
-                                     "throttled per account and per address.")
+    @strawberry.mutation(
+        description="Sign in. One `login` per request; repeated failures are "
+        "throttled per account and per address."
+    )
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
-        signed_in, errors = await attempt(lambda: auth.login(info.context, input.email, input.password))
+        signed_in, errors = await attempt(
+            lambda: auth.login(info.context, input.email, input.password)
+        )
         if signed_in is None:
             return LoginPayload(errors=errors)
         info.context.new_session = signed_in

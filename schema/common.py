@@ -21,7 +21,9 @@ MAX_ID_LENGTH = 100
 
 
 def to_global_id(type_name: str, pk: object) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+    return strawberry.ID(
+        base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    )
 
 
 def from_global_id(global_id: str, field: str = "id") -> tuple[str, str]:
@@ -116,16 +118,31 @@ class Connection(Generic[T]):
 
     @classmethod
     def from_page(cls, page: Page, convert: Callable[[object], T]) -> Connection[T]:  # type: ignore[type-arg]
-        edges = [Edge(cursor=c, node=convert(r)) for r, c in zip(page.rows, page.cursors, strict=True)]
-        return cls(edges=edges, _query=page.query, page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None))
+        edges = [
+            Edge(cursor=c, node=convert(r)) for r, c in zip(page.rows, page.cursors, strict=True)
+        ]
+        return cls(
+            edges=edges,
+            _query=page.query,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+        )
 
     @classmethod
-    def from_list(cls, rows: Sequence[object], key: Callable[[object], str],
-                  convert: Callable[[object], T], *, first: int | None, after: str | None,
-                  maximum: int) -> Connection[T]:
+    def from_list(
+        cls,
+        rows: Sequence[object],
+        key: Callable[[object], str],
+        convert: Callable[[object], T],
+        *,
+        first: int | None,
+        after: str | None,
+        maximum: int,
+    ) -> Connection[T]:
         """A page of an already-loaded list (DataLoader results), cursors as in ``paginate``."""
         from resolvers.pagination import page_size
 
@@ -134,13 +151,31 @@ class Connection(Generic[T]):
         start = keys.index(after) + 1 if after in keys else 0
         if after is not None and after not in keys:
             raise InvalidInput("after", "The cursor is malformed.")
-        window = list(zip(rows[start:start + size], keys[start:start + size], strict=True))
+        window = list(zip(rows[start : start + size], keys[start : start + size], strict=True))
         edges = [Edge(cursor=c, node=convert(r)) for r, c in window]
-        return cls(edges=edges, _query=None, _total=len(rows), page_info=PageInfo(
-            has_next_page=start + size < len(rows), has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None))
+        return cls(
+            edges=edges,
+            _query=None,
+            _total=len(rows),
+            page_info=PageInfo(
+                has_next_page=start + size < len(rows),
+                has_previous_page=start > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
 
-__all__ = ["Connection", "Edge", "Info", "Node", "PageInfo", "UserError", "attempt",
-           "from_global_id", "parse_int_id", "parse_uuid_id", "to_global_id"]
+__all__ = [
+    "Connection",
+    "Edge",
+    "Info",
+    "Node",
+    "PageInfo",
+    "UserError",
+    "attempt",
+    "from_global_id",
+    "parse_int_id",
+    "parse_uuid_id",
+    "to_global_id",
+]

@@ -68,9 +68,16 @@ class AuditReads(SchemaExtension):
             return
         reads, context.reads = context.reads, {}
         ids = sorted(set().union(*reads.values()))
-        await context.services.audit.record(entry_for(
-            context.viewer, context.request, "learner.read", target_type="learner",
-            target_ids=ids, fields=sorted(reads)))
+        await context.services.audit.record(
+            entry_for(
+                context.viewer,
+                context.request,
+                "learner.read",
+                target_type="learner",
+                target_ids=ids,
+                fields=sorted(reads),
+            )
+        )
 
 
 def should_mask_error(error: GraphQLError) -> bool:

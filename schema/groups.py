@@ -10,7 +10,16 @@ from models import groups as db
 from resolvers import groups
 from resolvers.groups import GroupData
 from resolvers.pagination import encode_cursor
-from schema.common import Connection, Info, Node, UserError, attempt, parse_int_id, parse_uuid_id, to_global_id
+from schema.common import (
+    Connection,
+    Info,
+    Node,
+    UserError,
+    attempt,
+    parse_int_id,
+    parse_uuid_id,
+    to_global_id,
+)
 
 if TYPE_CHECKING:
     from schema.learners import Learner
@@ -30,18 +39,30 @@ class Group(Node):
 
     @classmethod
     def from_model(cls, row: db.TeachingGroup) -> Group:
-        return cls(id=to_global_id("Group", row.id), name=row.name, subject=row.subject,
-                   year_group=row.year_group, academic_year=row.academic_year, _row=row)
+        return cls(
+            id=to_global_id("Group", row.id),
+            name=row.name,
+            subject=row.subject,
+            year_group=row.year_group,
+            academic_year=row.academic_year,
+            _row=row,
+        )
 
     @strawberry.field(description="Learners enrolled in the group.")
-    async def learners(self, info: Info, first: int | None = None,
-                       after: str | None = None) -> Connection[LearnerRef]:
+    async def learners(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[LearnerRef]:
         from schema.learners import Learner
 
         rows = await info.context.loaders.learners_by_group.load(self._row.id)
         return Connection.from_list(
-            rows, lambda r: encode_cursor((r.family_name, r.given_name, r.id)), Learner.from_model,
-            first=first, after=after, maximum=info.context.services.settings.limits.max_page_size)
+            rows,
+            lambda r: encode_cursor((r.family_name, r.given_name, r.id)),
+            Learner.from_model,
+            first=first,
+            after=after,
+            maximum=info.context.services.settings.limits.max_page_size,
+        )
 
     @strawberry.field(description="Staff who teach the group.")
     async def teachers(self, info: Info) -> list[StaffRef]:
@@ -93,8 +114,9 @@ def _payload(row: db.TeachingGroup | None, errors: list[UserError]) -> GroupPayl
 @strawberry.type
 class GroupQuery:
     @strawberry.field(description="Teaching groups in the viewer's reach.")
-    async def groups(self, info: Info, first: int | None = None,
-                     after: str | None = None) -> Connection[Group]:
+    async def groups(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Group]:
         page = await groups.list_groups(info.context, first=first, after=after)
         return Connection.from_page(page, Group.from_model)
 
@@ -109,29 +131,60 @@ class GroupMutation:
     @strawberry.mutation(description="Rename or re-describe a teaching group (school admins).")
     async def update_group(self, info: Info, input: UpdateGroupInput) -> GroupPayload:
         data = GroupData(input.name, input.subject, input.year_group, input.academic_year)
-        return _payload(*await attempt(lambda: groups.update_group(
-            info.context, parse_int_id(input.id, "Group"), data)))
+        return _payload(
+            *await attempt(
+                lambda: groups.update_group(info.context, parse_int_id(input.id, "Group"), data)
+            )
+        )
 
     @strawberry.mutation(description="Enrol learners in a group; already enrolled ones are kept.")
     async def enrol_learners(self, info: Info, input: GroupLearnersInput) -> GroupPayload:
-        return _payload(*await attempt(lambda: groups.enrol_learners(
-            info.context, parse_int_id(input.group_id, "Group", "groupId"),
-            [parse_uuid_id(i, "Learner", "learnerIds") for i in input.learner_ids])))
+        return _payload(
+            *await attempt(
+                lambda: groups.enrol_learners(
+                    info.context,
+                    parse_int_id(input.group_id, "Group", "groupId"),
+                    [parse_uuid_id(i, "Learner", "learnerIds") for i in input.learner_ids],
+                )
+            )
+        )
 
     @strawberry.mutation(description="Remove learners from a group.")
     async def unenrol_learners(self, info: Info, input: GroupLearnersInput) -> GroupPayload:
-        return _payload(*await attempt(lambda: groups.unenrol_learners(
-            info.context, parse_int_id(input.group_id, "Group", "groupId"),
-            [parse_uuid_id(i, "Learner", "learnerIds") for i in input.learner_ids])))
+        return _payload(
+            *await attempt(
+                lambda: groups.unenrol_learners(
+                    info.context,
+                    parse_int_id(input.group_id, "Group", "groupId"),
+                    [parse_uuid_id(i, "Learner", "learnerIds") for i in input.learner_ids],
+                )
+            )
+        )
 
     @strawberry.mutation(description="Make a teacher one of the group's teachers.")
     async def assign_teacher(self, info: Info, input: GroupTeacherInput) -> GroupPayload:
-        return _payload(*await attempt(lambda: groups.assign_teacher(
-            info.context, parse_int_id(input.group_id, "Group", "groupId"),
-            parse_int_id(input.staff_id, "StaffMember", "staffId"), True)))
+        return _payload(
+            *await attempt(
+                lambda: groups.assign_teacher(
+                    info.context,
+                    parse_int_id(input.group_id, "Group", "groupId"),
+                    parse_int_id(input.staff_id, "StaffMember", "staffId"),
+                    True,
+                )
+            )
+        )
 
-    @strawberry.mutation(description="Stop a teacher teaching the group; their access ends at once.")
+    @strawberry.mutation(
+        description="Stop a teacher teaching the group; their access ends at once."
+    )
     async def unassign_teacher(self, info: Info, input: GroupTeacherInput) -> GroupPayload:
-        return _payload(*await attempt(lambda: groups.assign_teacher(
-            info.context, parse_int_id(input.group_id, "Group", "groupId"),
-            parse_int_id(input.staff_id, "StaffMember", "staffId"), False)))
+        return _payload(
+            *await attempt(
+                lambda: groups.assign_teacher(
+                    info.context,
+                    parse_int_id(input.group_id, "Group", "groupId"),
+                    parse_int_id(input.staff_id, "StaffMember", "staffId"),
+                    False,
+                )
+            )
+        )

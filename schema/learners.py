@@ -10,7 +10,16 @@ import strawberry
 from models import learners as db
 from resolvers import learners
 from resolvers.learners import LearnerData
-from schema.common import Connection, Info, Node, UserError, attempt, parse_int_id, parse_uuid_id, to_global_id
+from schema.common import (
+    Connection,
+    Info,
+    Node,
+    UserError,
+    attempt,
+    parse_int_id,
+    parse_uuid_id,
+    to_global_id,
+)
 from schema.enums import SendStatus
 
 if TYPE_CHECKING:
@@ -111,8 +120,9 @@ class LearnerFilter:
     year_group: int | None = None
     group_id: strawberry.ID | None = None
     upn: str | None = strawberry.field(default=None, description="Exact UPN (school admins).")
-    name_starts_with: str | None = strawberry.field(default=None,
-                                                    description="Start of the family name.")
+    name_starts_with: str | None = strawberry.field(
+        default=None, description="Start of the family name."
+    )
 
 
 @strawberry.input
@@ -161,30 +171,57 @@ class LearnerPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-_NOT_NULL = {"given_name", "family_name", "send_status", "pupil_premium", "free_school_meals", "eal"}
+_NOT_NULL = {
+    "given_name",
+    "family_name",
+    "send_status",
+    "pupil_premium",
+    "free_school_meals",
+    "eal",
+}
 
 
 def _changes(data: UpdateLearnerInput) -> LearnerData:
-    provided = {name for name in LearnerData.__dataclass_fields__
-                if getattr(data, name, strawberry.UNSET) is not strawberry.UNSET}
+    provided = {
+        name
+        for name in LearnerData.__dataclass_fields__
+        if getattr(data, name, strawberry.UNSET) is not strawberry.UNSET
+    }
     values = {name: getattr(data, name) for name in provided}
     for name in _NOT_NULL & provided:
         if values[name] is None:
-            values[name] = "" if name.endswith("name") else LearnerData.__dataclass_fields__[name].default
+            values[name] = (
+                "" if name.endswith("name") else LearnerData.__dataclass_fields__[name].default
+            )
     return LearnerData(**values, provided=frozenset(provided))
 
 
 @strawberry.type
 class LearnerQuery:
-    @strawberry.field(description="Learners in the viewer's reach: a teacher's groups, or the "
-                                  "whole school for admins, leaders and safeguarding leads.")
-    async def learners(self, info: Info, first: int | None = None, after: str | None = None,
-                       filter: LearnerFilter | None = None) -> Connection[Learner]:
+    @strawberry.field(
+        description="Learners in the viewer's reach: a teacher's groups, or the "
+        "whole school for admins, leaders and safeguarding leads."
+    )
+    async def learners(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: LearnerFilter | None = None,
+    ) -> Connection[Learner]:
         where = None
         if filter is not None:
-            group_id = parse_int_id(filter.group_id, "Group", "filter.groupId") if filter.group_id else None
-            where = learners.LearnerFilter(year_group=filter.year_group, group_id=group_id,
-                                           upn=filter.upn, name_starts_with=filter.name_starts_with)
+            group_id = (
+                parse_int_id(filter.group_id, "Group", "filter.groupId")
+                if filter.group_id
+                else None
+            )
+            where = learners.LearnerFilter(
+                year_group=filter.year_group,
+                group_id=group_id,
+                upn=filter.upn,
+                name_starts_with=filter.name_starts_with,
+            )
         page = await learners.list_learners(info.context, first=first, after=after, where=where)
         return Connection.from_page(page, Learner.from_model)
 
@@ -199,17 +236,28 @@ class LearnerMutation:
     @strawberry.mutation(description="Add a learner to the admin's school.")
     async def create_learner(self, info: Info, input: CreateLearnerInput) -> LearnerPayload:
         data = LearnerData(
-            given_name=input.given_name, family_name=input.family_name,
-            preferred_name=input.preferred_name, year_group=input.year_group, upn=input.upn,
-            uln=input.uln, date_of_birth=input.date_of_birth, send_status=input.send_status,
-            send_details=input.send_details, pupil_premium=input.pupil_premium,
-            free_school_meals=input.free_school_meals, eal=input.eal,
-            external_ids=[(x.system, x.value) for x in input.external_ids])
+            given_name=input.given_name,
+            family_name=input.family_name,
+            preferred_name=input.preferred_name,
+            year_group=input.year_group,
+            upn=input.upn,
+            uln=input.uln,
+            date_of_birth=input.date_of_birth,
+            send_status=input.send_status,
+            send_details=input.send_details,
+            pupil_premium=input.pupil_premium,
+            free_school_meals=input.free_school_meals,
+            eal=input.eal,
+            external_ids=[(x.system, x.value) for x in input.external_ids],
+        )
         row, errors = await attempt(lambda: learners.create_learner(info.context, data))
         return LearnerPayload(learner=Learner.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(description="Change a learner's record (school admins).")
     async def update_learner(self, info: Info, input: UpdateLearnerInput) -> LearnerPayload:
-        row, errors = await attempt(lambda: learners.update_learner(
-            info.context, parse_uuid_id(input.id, "Learner"), _changes(input)))
+        row, errors = await attempt(
+            lambda: learners.update_learner(
+                info.context, parse_uuid_id(input.id, "Learner"), _changes(input)
+            )
+        )
         return LearnerPayload(learner=Learner.from_model(row) if row else None, errors=errors)

@@ -27,7 +27,11 @@ async def resolve_node(info: Info, global_id: str) -> Node:
     if kind == "School":
         school_id = parse_int_id(global_id, kind)
         viewer, _ = access.require(ctx, Op.READ_SCHOOL)
-        row = await ctx.loaders.school_by_id.load(school_id) if school_id in viewer.school_ids else None
+        row = (
+            await ctx.loaders.school_by_id.load(school_id)
+            if school_id in viewer.school_ids
+            else None
+        )
         if row is not None:
             return School.from_model(row)
     access.require_viewer(ctx)
@@ -36,7 +40,9 @@ async def resolve_node(info: Info, global_id: str) -> Node:
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global id; NOT_FOUND outside the viewer's "
-                                  "reach, exactly as for an id that never existed.")
+    @strawberry.field(
+        description="Any object by its global id; NOT_FOUND outside the viewer's "
+        "reach, exactly as for an id that never existed."
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)

@@ -23,9 +23,15 @@ class ApiKey(Node):
 
     @classmethod
     def from_model(cls, row: db.ApiKey) -> ApiKey:
-        return cls(id=to_global_id("ApiKey", row.id), name=row.name, prefix=row.key_prefix,
-                   scopes=[db.Scope(s) for s in row.scopes], created_at=row.created_at,
-                   last_used_at=row.last_used_at, revoked=row.revoked_at is not None)
+        return cls(
+            id=to_global_id("ApiKey", row.id),
+            name=row.name,
+            prefix=row.key_prefix,
+            scopes=[db.Scope(s) for s in row.scopes],
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked=row.revoked_at is not None,
+        )
 
 
 @strawberry.input
@@ -50,8 +56,9 @@ class ApiKeyPayload:
 @strawberry.type
 class PartnerQuery:
     @strawberry.field(description="Partner keys this school has granted (school admins).")
-    async def api_keys(self, info: Info, first: int | None = None,
-                       after: str | None = None) -> Connection[ApiKey]:
+    async def api_keys(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ApiKey]:
         page = await partners.list_api_keys(info.context, first=first, after=after)
         return Connection.from_page(page, ApiKey.from_model)
 
@@ -60,14 +67,16 @@ class PartnerQuery:
 class PartnerMutation:
     @strawberry.mutation(description="Create a partner key for this school; shown once.")
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
-        issued, errors = await attempt(lambda: partners.create_api_key(info.context, input.name,
-                                                                       input.scopes))
+        issued, errors = await attempt(
+            lambda: partners.create_api_key(info.context, input.name, input.scopes)
+        )
         if issued is None:
             return CreateApiKeyPayload(errors=errors)
         return CreateApiKeyPayload(api_key=ApiKey.from_model(issued.api_key), key=issued.key)
 
     @strawberry.mutation(description="Withdraw this school's grant of a key, at once.")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
-        row, errors = await attempt(lambda: partners.revoke_api_key(info.context,
-                                                                    parse_int_id(id, "ApiKey")))
+        row, errors = await attempt(
+            lambda: partners.revoke_api_key(info.context, parse_int_id(id, "ApiKey"))
+        )
         return ApiKeyPayload(api_key=ApiKey.from_model(row) if row else None, errors=errors)

@@ -18,8 +18,13 @@ class School(Node):
 
     @classmethod
     def from_model(cls, row: db.School) -> School:
-        return cls(id=to_global_id("School", row.id), name=row.name, slug=row.slug, urn=row.urn,
-                   timezone=row.timezone)
+        return cls(
+            id=to_global_id("School", row.id),
+            name=row.name,
+            slug=row.slug,
+            urn=row.urn,
+            timezone=row.timezone,
+        )
 
 
 @strawberry.type
@@ -28,7 +33,9 @@ class SchoolQuery:
     async def school(self, info: Info) -> School:
         return School.from_model(await schools.viewer_school(info.context))
 
-    @strawberry.field(description="Every school the viewer may read: one for staff, the granting "
-                                  "schools for a partner key.")
+    @strawberry.field(
+        description="Every school the viewer may read: one for staff, the granting "
+        "schools for a partner key."
+    )
     async def schools(self, info: Info) -> list[School]:
         return [School.from_model(s) for s in await schools.viewer_schools(info.context)]

@@ -62,8 +62,9 @@ def _payload(row: db.User | None, errors: list[UserError]) -> StaffPayload:
 @strawberry.type
 class StaffQuery:
     @strawberry.field(description="Staff of the viewer's school.")
-    async def staff(self, info: Info, first: int | None = None,
-                    after: str | None = None) -> Connection[StaffMember]:
+    async def staff(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[StaffMember]:
         page = await staff.list_staff(info.context, first=first, after=after)
         return Connection.from_page(page, StaffMember.from_model)
 
@@ -72,12 +73,18 @@ class StaffQuery:
 class StaffMutation:
     @strawberry.mutation(description="Create a staff account in the admin's school.")
     async def create_staff(self, info: Info, input: CreateStaffInput) -> StaffPayload:
-        data = StaffData(email=input.email, display_name=input.display_name,
-                         roles=frozenset(input.roles), password=input.password)
+        data = StaffData(
+            email=input.email,
+            display_name=input.display_name,
+            roles=frozenset(input.roles),
+            password=input.password,
+        )
         return _payload(*await attempt(lambda: staff.create_staff(info.context, data)))
 
-    @strawberry.mutation(description="Rename, change roles or deactivate; role changes and "
-                                     "deactivation sign the person out everywhere at once.")
+    @strawberry.mutation(
+        description="Rename, change roles or deactivate; role changes and "
+        "deactivation sign the person out everywhere at once."
+    )
     async def update_staff(self, info: Info, input: UpdateStaffInput) -> StaffPayload:
         provided = set()
         data = StaffData()
@@ -90,5 +97,10 @@ class StaffMutation:
         if input.is_active is not strawberry.UNSET and input.is_active is not None:
             provided.add("is_active")
             data.is_active = input.is_active
-        return _payload(*await attempt(lambda: staff.update_staff(
-            info.context, parse_int_id(input.id, "StaffMember"), data, frozenset(provided))))
+        return _payload(
+            *await attempt(
+                lambda: staff.update_staff(
+                    info.context, parse_int_id(input.id, "StaffMember"), data, frozenset(provided)
+                )
+            )
+        )

@@ -21,9 +21,21 @@ POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 TABLES = [
-    "audit_event", "audit_head", "api_key_grant", "api_key", "device", "enrolment",
-    "teaching_assignment", "teaching_group", "learner_external_id", "learner", "staff_session",
-    "membership", "staff_user", "school_key", "school",
+    "audit_event",
+    "audit_head",
+    "api_key_grant",
+    "api_key",
+    "device",
+    "enrolment",
+    "teaching_assignment",
+    "teaching_group",
+    "learner_external_id",
+    "learner",
+    "staff_session",
+    "membership",
+    "staff_user",
+    "school_key",
+    "school",
 ]
 
 

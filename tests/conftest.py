@@ -58,8 +58,11 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture
 async def database_url(database_template: str, tmp_path: Path) -> AsyncIterator[str]:
     """This test's database, empty but migrated, open as Tortoise's default connection."""
-    url = database_template if backends.POSTGRES else backends.sqlite_copy(
-        Path(database_template), tmp_path)
+    url = (
+        database_template
+        if backends.POSTGRES
+        else backends.sqlite_copy(Path(database_template), tmp_path)
+    )
     ctx = TortoiseContext()
     async with ctx:
         await ctx.init(config=tortoise_config(url), _enable_global_fallback=True)
@@ -108,7 +111,8 @@ def gql(services: Services) -> GraphQLRunner:
     """Execute a document as ``viewer`` (anonymous when None) against the hardened schema."""
 
     async def run(document: str, viewer: Viewer | None = None, **variables: Any) -> ExecutionResult:
-        return await SCHEMA.execute(document, variable_values=variables,
-                                    context_value=context_for(services, viewer))
+        return await SCHEMA.execute(
+            document, variable_values=variables, context_value=context_for(services, viewer)
+        )
 
     return run

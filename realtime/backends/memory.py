@@ -54,6 +54,8 @@ class MemoryBackend:
             return
         self._inbox.append((channel, data))
         self._ready.set()
+        # Yield like a network round trip would, so a publishing loop cannot starve the listener.
+        await asyncio.sleep(0)
 
     async def next_message(self) -> tuple[str, bytes]:
         while True:

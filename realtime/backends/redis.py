@@ -10,6 +10,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.backends.base import BackendUnavailable
@@ -56,7 +57,7 @@ class RedisBackend:
             await self._client.ping()
             # Open (and name) the connection now, not on the first SUBSCRIBE; untyped in redis-py.
             await self._pubsub.connect()  # type: ignore[no-untyped-call]
-        except _LOST as exc:
+        except (RedisError, OSError) as exc:  # also a wrong password or database number
             await self.disconnect()
             raise BackendUnavailable(f"cannot connect to Redis: {_describe(exc)}") from exc
 
@@ -68,7 +69,7 @@ class RedisBackend:
         self._wakeup.set()
         for closing in (pubsub, sub_client, client):
             if closing is not None:
-                with contextlib.suppress(*_LOST):
+                with contextlib.suppress(RedisError, OSError):
                     await closing.aclose()
 
     async def subscribe(self, channel: str) -> None:
@@ -133,6 +134,9 @@ class RedisBackend:
                 received = self._handle(message)
                 if received is not None:
                     return received
+        except BaseException:
+            self._fail_confirmations("stopped reading before SUBSCRIBE was confirmed")
+            raise
         finally:
             self._reading = False
 

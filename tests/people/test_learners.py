@@ -21,7 +21,9 @@ query Learners($first: Int, $after: String) {
 LEARNER_UPN = "query One($id: ID!) { learner(id: $id) { id familyName upn } }"
 
 
-async def test_teacher_sees_only_learners_of_groups_they_teach(services: Services, gql: GraphQLRunner) -> None:
+async def test_teacher_sees_only_learners_of_groups_they_teach(
+    services: Services, gql: GraphQLRunner
+) -> None:
     # given
     school = await factories.school(services)
     teacher = await factories.staff(school, Role.TEACHER)
