@@ -261,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "sync"):
             handler: Callable[[argparse.Namespace], int] = args.sync
             return handler(args)
-        return asyncio.run(args.run(args))
+        code: int = asyncio.run(args.run(args))
+        return code
     except (ConfigurationError, InvalidInput) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The demo schools of API.md: Northfield Academy and Southgate School, with their staff and classes."""
+"""The demo schools of API.md: Northfield Academy and Southgate School, their staff and classes."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def logins() -> list[DemoLogin]:
 
 
 def _upn(rng: random.Random, la: int) -> str:
-    body = f"{la:03d}{rng.randrange(2000, 7000):04d}{rng.randrange(10, 20):02d}{rng.randrange(1000):03d}"
+    school, year, serial = rng.randrange(2000, 7000), rng.randrange(10, 20), rng.randrange(1000)
+    body = f"{la:03d}{school:04d}{year:02d}{serial:03d}"
     return upn_checker.calc_check_digit(body) + body
 
 

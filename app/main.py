@@ -96,7 +96,9 @@ def create_app(
     ]
     middleware = [
         Middleware(SecurityHeaders),
-        Middleware(CountRequests, metrics=metrics, routes={r.path for r in routes}),
+        Middleware(
+            CountRequests, metrics=metrics, routes={"/graphql", "/healthz", "/readyz", "/metrics"}
+        ),
         Middleware(
             GraphQLRequestGuard,
             path="/graphql",

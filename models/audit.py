@@ -22,9 +22,9 @@ class AuditEvent(Model):
     action = fields.CharField(max_length=64)
     target_type = fields.CharField(max_length=32, null=True)
     #: Ids of the objects touched, never their contents.
-    target_ids = fields.JSONField(default=list)
+    target_ids: fields.JSONField[list[str]] = fields.JSONField(default=list)
     #: Names of the fields read or changed, never their values.
-    fields_touched = fields.JSONField(default=list)
+    fields_touched: fields.JSONField[list[str]] = fields.JSONField(default=list)
     outcome = fields.CharField(max_length=16, default="success")
     ip = fields.CharField(max_length=45, null=True)
     request_id = fields.CharField(max_length=64, null=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
@@ -12,7 +12,7 @@ from models.learners import Learner
 from models.schools import School
 
 
-class Platform(str, Enum):
+class Platform(StrEnum):
     CHROMEOS = "CHROMEOS"
     WINDOWS = "WINDOWS"
     MACOS = "MACOS"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
@@ -11,7 +11,7 @@ from tortoise.models import Model
 from models.schools import School
 
 
-class SendStatus(str, Enum):
+class SendStatus(StrEnum):
     """SEN support status as recorded in the school census."""
 
     NONE = "NONE"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
@@ -11,7 +11,7 @@ from models.schools import School
 from models.staff import User
 
 
-class Scope(str, Enum):
+class Scope(StrEnum):
     """What a partner key may read. Each school grants a key separately."""
 
     LEARNERS_READ = "LEARNERS_READ"
@@ -26,7 +26,7 @@ class ApiKey(Model):
     key_hash = fields.CharField(max_length=64, unique=True)
     key_prefix = fields.CharField(max_length=16)
     #: Sorted list of :class:`Scope` values.
-    scopes = fields.JSONField(default=list)
+    scopes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="api_keys", null=True, on_delete=fields.SET_NULL
     )

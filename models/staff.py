@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
@@ -10,7 +10,7 @@ from tortoise.models import Model
 from models.schools import School
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "ADMIN"
     TEACHER = "TEACHER"
     SAFEGUARDING_LEAD = "SAFEGUARDING_LEAD"

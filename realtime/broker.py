@@ -253,7 +253,7 @@ class Broker:
             await self.backend.disconnect()
         await self.backend.connect()  # outside the lock: it may take seconds
         async with self._lock:
-            for channel in self._listeners:
+            for channel in tuple(self._listeners):  # blocks may end (and detach) meanwhile
                 await self.backend.subscribe(self._key(channel))
             self._healthy, self._failure = True, None
         logger.info("realtime broker recovered")
@@ -265,6 +265,8 @@ class Broker:
             subscription._deliver(message)  # never awaits: a slow subscriber cannot delay others
 
     def _fail(self, reason: str) -> None:
+        if self._task is None:
+            return  # closed: keep saying so
         self._failure = reason
         if self._healthy:
             self._healthy = False

@@ -175,7 +175,7 @@ def school_scoped(ctx: Context, op: Op) -> Viewer:
 
 async def require_staff_member(ctx: Context, user_id: int, op: Op = Op.READ_STAFF) -> User:
     viewer = school_scoped(ctx, op)
-    row = await User.get_or_none(id=user_id, memberships__school_id=viewer.school_id).distinct()
+    row = await User.filter(id=user_id, memberships__school_id=viewer.school_id).first()
     if row is None:
         raise NotFound("Staff member not found.")
     return row
@@ -191,7 +191,7 @@ async def require_device(ctx: Context, device_id: int) -> Device:
 
 async def require_api_key(ctx: Context, key_id: int) -> ApiKey:
     viewer = school_scoped(ctx, Op.MANAGE_API_KEYS)
-    row = await ApiKey.get_or_none(id=key_id, grants__school_id=viewer.school_id).distinct()
+    row = await ApiKey.filter(id=key_id, grants__school_id=viewer.school_id).first()
     if row is None:
         raise NotFound("API key not found.")
     return row

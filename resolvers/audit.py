@@ -170,7 +170,8 @@ async def verify_chain(chain: int, batch: int = 1000) -> ChainReport:
 
 async def verify_all() -> list[ChainReport]:
     chains = {h.chain for h in await AuditHead.all()}
-    chains |= set(await AuditEvent.all().distinct().values_list("chain", flat=True))
+    found: list[int] = await AuditEvent.all().distinct().values_list("chain", flat=True)  # type: ignore[assignment]
+    chains |= set(found)
     return [await verify_chain(chain) for chain in sorted(chains)]
 
 

@@ -134,12 +134,12 @@ async def revoke_sessions(
         query = query.filter(id__in=session_ids)
     if user_id is not None:
         query = query.filter(user_id=user_id)
-    ids = list(await query.values_list("id", flat=True))
+    ids: list[int] = await query.values_list("id", flat=True)  # type: ignore[assignment]
     if not ids:
         return
     await Session.filter(id__in=ids).update(revoked_at=services.now())
     for session_id in ids:
-        await services.broker.publish(channels.session(int(session_id)), b"revoked")
+        await services.broker.publish(channels.session(session_id), b"revoked")
 
 
 async def authenticate(services: Services, token: str | None) -> Viewer | None:
@@ -166,11 +166,8 @@ async def _session_viewer(services: Services, digest: str) -> Viewer | None:
         return None
     if now >= session.expires_at or now >= session.last_seen_at + idle:
         return None
-    roles = frozenset(
-        await Membership.filter(user_id=session.user_id, school_id=session.school_id).values_list(
-            "role", flat=True
-        )
-    )
+    memberships = await Membership.filter(user_id=session.user_id, school_id=session.school_id)
+    roles = frozenset(Role(m.role) for m in memberships)
     if not roles:
         return None
     if now - session.last_seen_at >= TOUCH_EVERY:
@@ -180,7 +177,7 @@ async def _session_viewer(services: Services, digest: str) -> Viewer | None:
         session.school_id,
         frozenset({session.school_id}),
         user_id=session.user_id,
-        roles=frozenset(Role(r) for r in roles),
+        roles=roles,
         session_id=session.id,
     )
 
@@ -189,9 +186,10 @@ async def _partner_viewer(services: Services, digest: str) -> Viewer | None:
     key = await ApiKey.get_or_none(key_hash=digest, revoked_at__isnull=True)
     if key is None:
         return None
-    schools = sorted(
-        await ApiKeyGrant.filter(api_key_id=key.id).values_list("school_id", flat=True)
+    grants: list[int] = await ApiKeyGrant.filter(api_key_id=key.id).values_list(  # type: ignore[assignment]
+        "school_id", flat=True
     )
+    schools = sorted(grants)
     if not schools:
         return None
     now = services.now()
@@ -199,8 +197,8 @@ async def _partner_viewer(services: Services, digest: str) -> Viewer | None:
         await ApiKey.filter(id=key.id).update(last_used_at=now)
     return Viewer(
         PrincipalKind.PARTNER,
-        int(schools[0]),
-        frozenset(int(s) for s in schools),
+        schools[0],
+        frozenset(schools),
         api_key_id=key.id,
         scopes=frozenset(Scope(s) for s in key.scopes),
     )

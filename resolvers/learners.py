@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ class LearnerData:
     provided: frozenset[str] = frozenset()
 
 
+def sort_key(learner: Learner) -> tuple[str, str, uuid.UUID]:
+    """The learner's position in ORDER, as cursors encode it."""
+    return (learner.family_name, learner.given_name, learner.id)
+
+
 def field_context(learner: Learner, column: str) -> FieldContext:
     return FieldContext(learner.school_id, "learner", column, str(learner.id))
 
@@ -69,7 +75,7 @@ async def list_learners(
     return await paginate(
         query,
         ORDER,
-        lambda r: (r.family_name, r.given_name, r.id),
+        sort_key,
         first=first,
         after=after,
         maximum=ctx.services.settings.limits.max_page_size,
@@ -203,22 +209,8 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
     viewer = access.school_scoped(ctx, Op.MANAGE_LEARNERS)
     learner = await access.require_learner(ctx, learner_id, Op.MANAGE_LEARNERS)
     # Validate the merged record so a partial update cannot leave required fields blank.
-    merged = LearnerData(
-        **{
-            n: getattr(data, n) if n in data.provided else _current(learner, n)
-            for n in (
-                "given_name",
-                "family_name",
-                "preferred_name",
-                "year_group",
-                "send_status",
-                "pupil_premium",
-                "free_school_meals",
-                "eal",
-            )
-        },
-        **{n: getattr(data, n) for n in ENCRYPTED if n in data.provided},
-    )
+    changes = {n: getattr(data, n) for n in data.provided if n not in {"external_ids", "provided"}}
+    merged = dataclasses.replace(_current_data(learner), **changes)
     merged = _validated(merged, ctx.services.now().date())
     names = data.provided - {"external_ids", "provided"}
     await _write_fields(ctx, learner, merged, names)
@@ -242,8 +234,18 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
     return learner
 
 
-def _current(learner: Learner, name: str) -> object:
-    return getattr(learner, name)
+def _current_data(learner: Learner) -> LearnerData:
+    """The learner's plain fields (encrypted ones are only rewritten when provided)."""
+    return LearnerData(
+        given_name=learner.given_name,
+        family_name=learner.family_name,
+        preferred_name=learner.preferred_name,
+        year_group=learner.year_group,
+        send_status=learner.send_status,
+        pupil_premium=learner.pupil_premium,
+        free_school_meals=learner.free_school_meals,
+        eal=learner.eal,
+    )
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from tortoise.queryset import QuerySet
@@ -17,6 +17,7 @@ from resolvers.pagination import Page
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
+M = TypeVar("M")
 MAX_ID_LENGTH = 100
 
 
@@ -117,7 +118,7 @@ class Connection(Generic[T]):
         return await self._query.count()
 
     @classmethod
-    def from_page(cls, page: Page, convert: Callable[[object], T]) -> Connection[T]:  # type: ignore[type-arg]
+    def from_page(cls, page: Page[Any], convert: Callable[[Any], T]) -> Connection[T]:
         edges = [
             Edge(cursor=c, node=convert(r)) for r, c in zip(page.rows, page.cursors, strict=True)
         ]
@@ -135,9 +136,9 @@ class Connection(Generic[T]):
     @classmethod
     def from_list(
         cls,
-        rows: Sequence[object],
-        key: Callable[[object], str],
-        convert: Callable[[object], T],
+        rows: Sequence[M],
+        key: Callable[[M], str],
+        convert: Callable[[M], T],
         *,
         first: int | None,
         after: str | None,

@@ -1,19 +1,17 @@
-"""Domain enums exposed to GraphQL under their UPPER_SNAKE names."""
+"""Domain enums exposed to GraphQL under their UPPER_SNAKE names (registered on the model enums)."""
 
 from __future__ import annotations
 
 import strawberry
 
-from models.devices import Platform as DbPlatform
-from models.learners import SendStatus as DbSendStatus
-from models.partners import Scope as DbScope
-from models.staff import Role as DbRole
+from models.devices import Platform
+from models.learners import SendStatus
+from models.partners import Scope
+from models.staff import Role
 
-Role = strawberry.enum(DbRole, name="Role", description="What a member of staff does in a school.")
-Scope = strawberry.enum(DbScope, name="Scope", description="What a partner key may read.")
-Platform = strawberry.enum(DbPlatform, name="Platform", description="A device's operating system.")
-SendStatus = strawberry.enum(
-    DbSendStatus, name="SendStatus", description="Special educational needs status (school census)."
-)
+strawberry.enum(Role, description="What a member of staff does in a school.")
+strawberry.enum(Scope, description="What a partner key may read.")
+strawberry.enum(Platform, description="A device's operating system.")
+strawberry.enum(SendStatus, description="Special educational needs status (school census).")
 
 __all__ = ["Platform", "Role", "Scope", "SendStatus"]

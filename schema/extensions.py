@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import DirectiveNode, FieldNode, GraphQLError, Visitor, visit
 from strawberry.extensions import SchemaExtension
@@ -61,7 +61,7 @@ class DocumentLimits(SchemaExtension):
 class AuditReads(SchemaExtension):
     """Write one audit event per operation for the learner fields it read."""
 
-    async def on_execute(self) -> Iterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
         if not isinstance(context, Context) or not context.reads:

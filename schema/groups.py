@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from models import groups as db
+from models.learners import Learner as LearnerRow
 from resolvers import groups
 from resolvers.groups import GroupData
+from resolvers.learners import sort_key
 from resolvers.pagination import encode_cursor
 from schema.common import (
     Connection,
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
 
 LearnerRef = Annotated["Learner", strawberry.lazy("schema.learners")]
 StaffRef = Annotated["StaffMember", strawberry.lazy("schema.staff")]
+
+
+def learner_cursor(row: LearnerRow) -> str:
+    return encode_cursor(sort_key(row))
 
 
 @strawberry.type(description="A class taught together, such as 10X Maths.")
@@ -54,10 +60,10 @@ class Group(Node):
     ) -> Connection[LearnerRef]:
         from schema.learners import Learner
 
-        rows = await info.context.loaders.learners_by_group.load(self._row.id)
+        rows: list[LearnerRow] = await info.context.loaders.learners_by_group.load(self._row.id)
         return Connection.from_list(
             rows,
-            lambda r: encode_cursor((r.family_name, r.given_name, r.id)),
+            learner_cursor,
             Learner.from_model,
             first=first,
             after=after,

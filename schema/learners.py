@@ -63,7 +63,8 @@ class Learner(Node):
     @strawberry.field(description="0 for Reception, 1-14 for Years 1 to 14.")
     def year_group(self, info: Info) -> int | None:
         self._read(info, "year_group")
-        return self._row.year_group
+        year: int | None = self._row.year_group
+        return year
 
     @strawberry.field(description="Unique pupil number. School admins only; encrypted at rest.")
     async def upn(self, info: Info) -> str | None:

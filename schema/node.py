@@ -22,8 +22,8 @@ async def resolve_node(info: Info, global_id: str) -> Node:
     if kind == "Group":
         return Group.from_model(await access.require_group(ctx, parse_int_id(global_id, kind)))
     if kind == "StaffMember":
-        row = await access.require_staff_member(ctx, parse_int_id(global_id, kind))
-        return StaffMember.from_model(row)
+        member = await access.require_staff_member(ctx, parse_int_id(global_id, kind))
+        return StaffMember.from_model(member)
     if kind == "School":
         school_id = parse_int_id(global_id, kind)
         viewer, _ = access.require(ctx, Op.READ_SCHOOL)
