@@ -39,7 +39,8 @@ class AuditEvent(Model):
 class AuditHead(Model):
     """The tip of each chain, locked while appending so writers in any process serialise."""
 
-    chain = fields.IntField(primary_key=True, generated=False)
+    id = fields.IntField(primary_key=True)
+    chain = fields.IntField(unique=True)
     seq = fields.BigIntField(default=0)
     hash = fields.CharField(max_length=64)
 

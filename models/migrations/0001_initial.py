@@ -38,11 +38,12 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='AuditHead',
             fields=[
-                ('chain', fields.IntField(primary_key=True, unique=True, db_index=True)),
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('chain', fields.IntField(unique=True)),
                 ('seq', fields.BigIntField(default=0)),
                 ('hash', fields.CharField(max_length=64)),
             ],
-            options={'table': 'audit_head', 'app': 'models', 'pk_attr': 'chain', 'table_description': 'The tip of each chain, locked while appending so writers in any process serialise.'},
+            options={'table': 'audit_head', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The tip of each chain, locked while appending so writers in any process serialise.'},
             bases=['Model'],
         ),
         ops.CreateModel(

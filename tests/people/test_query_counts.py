@@ -6,6 +6,7 @@ Counts, never timings: ``bench.queries`` measures speed.
 from __future__ import annotations
 
 import pytest
+from stdnum.gb import upn as upn_checker
 
 from bench.sqlcount import QueryCount, count_queries
 from models.groups import TeachingGroup
@@ -57,7 +58,7 @@ async def _school_with_groups(
             services,
             school,
             family_name=f"Family{i:03d}",
-            upn=None,
+            upn=_upn(i),
             external_ids=[("MIS", f"{school.id}-{i}")],
         )
         for i in range(learners)
@@ -75,17 +76,27 @@ async def _school_with_groups(
     return school, teachers, rows, pupils
 
 
-async def _count(gql: GraphQLRunner, document: str, viewer: Viewer, **variables: object) -> int:
+def _upn(i: int) -> str:
+    body = f"886{4000 + i // 1000:04d}15{i % 1000:03d}"
+    return upn_checker.calc_check_digit(body) + body
+
+
+async def _queries(
+    gql: GraphQLRunner, document: str, viewer: Viewer, **variables: object
+) -> QueryCount:
     with count_queries() as queries:
         result = await gql(document, viewer, **variables)
     assert result.errors is None, result.errors
     assert queries.count > 0, "the counter saw no SQL: has Tortoise renamed its client methods?"
-    return _logged(queries)
+    return queries
 
 
-def _logged(queries: QueryCount) -> int:
-    print(f"{queries.count} queries:\n{queries}")  # shown by pytest when an assertion fails
-    return queries.count
+def _same(counts: dict[object, QueryCount]) -> str:
+    """The failure message: each case's count and, for the first two that differ, the SQL."""
+    summary = {case: q.count for case, q in counts.items()}
+    by_count = {q.count: (case, q) for case, q in counts.items()}
+    shown = "\n".join(f"--- {case}: {q.count} queries\n{q}" for case, q in by_count.values())
+    return f"query counts differ: {summary}\n{shown}"
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.TEACHER])
@@ -101,14 +112,14 @@ async def test_learners_page_costs_the_same_queries_whatever_its_size(
         viewer = factories.viewer(teachers[0], school, Role.TEACHER)
     identifiers = role is Role.ADMIN
     # Warm the per-process key cache, so only per-request queries are compared.
-    await _count(gql, LEARNERS, viewer, first=1, identifiers=identifiers)
+    await _queries(gql, LEARNERS, viewer, first=1, identifiers=identifiers)
     # when
-    counts = {
-        first: await _count(gql, LEARNERS, viewer, first=first, identifiers=identifiers)
+    counts: dict[object, QueryCount] = {
+        first: await _queries(gql, LEARNERS, viewer, first=first, identifiers=identifiers)
         for first in (5, 20, 50)
     }
     # then
-    assert len(set(counts.values())) == 1, counts
+    assert len({q.count for q in counts.values()}) == 1, _same(counts)
 
 
 async def test_groups_with_their_learners_cost_the_same_queries_whatever_their_number(
@@ -120,7 +131,9 @@ async def test_groups_with_their_learners_cost_the_same_queries_whatever_their_n
     small_admin = await factories.admin_viewer(small)
     large_admin = await factories.admin_viewer(large)
     # when
-    two = await _count(gql, GROUPS, small_admin)
-    four = await _count(gql, GROUPS, large_admin)
+    counts: dict[object, QueryCount] = {
+        "2 groups": await _queries(gql, GROUPS, small_admin),
+        "4 groups": await _queries(gql, GROUPS, large_admin),
+    }
     # then
-    assert two == four
+    assert len({q.count for q in counts.values()}) == 1, _same(counts)
