@@ -35,8 +35,12 @@ class SecurityHeaders:
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
@@ -46,7 +50,14 @@ class SecurityHeaders:
                         del headers[name]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette's own error handler sits outside this middleware: answer the 500 here so
+            # it too carries the headers, then re-raise so the error is logged.
+            if not started:
+                await _reply(send_with_headers, 500, "Unexpected error.")
+            raise
 
 
 async def _reply(

@@ -19,8 +19,10 @@ from app.db import tortoise_config
 from app.errors import ConfigurationError
 from app.graphql_view import SchoolGraphQL
 from app.http import GraphQLRequestGuard, SecurityHeaders
+from app.logs import install_log_filters
 from app.metrics import CountRequests, Metrics
-from app.services import build_services
+from app.services import build_services, running
+from app.ws.hub import Hub
 from models.staff import User
 from resolvers.context import Services
 from schema import build_schema
@@ -57,12 +59,13 @@ async def refuse_demo_accounts(settings: Settings) -> None:
 def create_app(
     settings: Settings, services: Services | None = None, *, manage_database: bool = True
 ) -> Starlette:
-    """The ASGI app. Tests may pass ``services`` and run the database themselves."""
+    """The ASGI app. Tests may pass ``services`` already running, and run the database."""
+    owns_services = services is None
     services = services or build_services(settings)
     metrics = Metrics()
-    graphql = SchoolGraphQL(
-        build_schema(settings.limits, introspection=not settings.production), services
-    )
+    schema = build_schema(settings.limits, introspection=not settings.production)
+    graphql = SchoolGraphQL(schema, services)
+    hub = Hub(schema, services)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -77,19 +80,21 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_log_filters()
         async with contextlib.AsyncExitStack() as stack:
             if manage_database:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=tortoise_config(settings.database_url))
                 )
             await refuse_demo_accounts(settings)
-            await stack.enter_async_context(services.broker)
-            stack.push_async_callback(services.throttle.aclose)
+            if owns_services:
+                await stack.enter_async_context(running(services))
+            await stack.enter_async_context(hub)
             yield
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
+        WebSocketRoute("/graphql", hub),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),

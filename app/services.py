@@ -1,6 +1,10 @@
-"""Building the long-lived services from settings (the app and the CLI share this)."""
+"""Building the long-lived services from settings, and running them (app, CLI and tests)."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
 
 from app.config import Settings
 from app.errors import ConfigurationError
@@ -8,8 +12,12 @@ from app.security.crypto import MasterKeyRing
 from app.security.passwords import PasswordService
 from app.security.throttle import Throttle, ThrottlePolicy
 from realtime.broker import Broker
+from realtime.live_state import LiveState
 from resolvers.audit import AuditLog
+from resolvers.classroom import WatchAccess
 from resolvers.context import Services
+from resolvers.device_state import DeviceDirectory
+from resolvers.history import HistoryWriter
 from resolvers.keyring import Keyring
 
 #: A school's pupils share one public address: per-address backoff stays short so one child
@@ -25,9 +33,16 @@ def build_services(settings: Settings, *, passwords: PasswordService | None = No
     masters = MasterKeyRing.from_text(
         settings.master_key, settings.previous_master_keys, setting="PP_MASTER_KEY"
     )
-    return Services(
+    broker = Broker.from_url(settings.broker_url, namespace=settings.namespace)
+    built: list[Services] = []
+
+    def now() -> datetime:
+        # Read through the Services object, so a clock a test sets there reaches every part.
+        return built[0].now()
+
+    services = Services(
         settings=settings,
-        broker=Broker.from_url(settings.broker_url, namespace=settings.namespace),
+        broker=broker,
         keyring=Keyring(masters),
         passwords=passwords
         or PasswordService(max_concurrent=settings.limits.max_concurrent_password_hashes),
@@ -37,7 +52,26 @@ def build_services(settings: Settings, *, passwords: PasswordService | None = No
             policy_by_scope={"address": ADDRESS_POLICY},
         ),
         audit=AuditLog(),
+        live=LiveState.from_url(settings.broker_url, namespace=settings.namespace),
+        devices=DeviceDirectory(broker, now),
+        history=HistoryWriter(now),
+        watch=WatchAccess(broker),
     )
+    built.append(services)
+    return services
 
 
-__all__ = ["ADDRESS_POLICY", "build_services"]
+@contextlib.asynccontextmanager
+async def running(services: Services) -> AsyncIterator[Services]:
+    """Connect the broker and live state, start the history writer; stop them all after."""
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(services.throttle.aclose)
+        await stack.enter_async_context(services.broker)
+        await stack.enter_async_context(services.live)
+        stack.push_async_callback(services.devices.aclose)
+        stack.push_async_callback(services.watch.aclose)
+        await stack.enter_async_context(services.history)
+        yield services
+
+
+__all__ = ["ADDRESS_POLICY", "build_services", "running"]

@@ -48,7 +48,7 @@ class QueryCount:
         return "\n".join(f"{i:3}: {sql}" for i, sql in enumerate(self.statements, 1))
 
 
-def _subclasses(cls: type) -> Iterator[type]:
+def _subclasses(cls: type[Any]) -> Iterator[type[Any]]:
     for sub in cls.__subclasses__():
         yield sub
         yield from _subclasses(sub)

@@ -8,6 +8,7 @@ MODEL_MODULES = [
     "models.devices",
     "models.partners",
     "models.audit",
+    "models.classroom",
 ]
 
 __all__ = ["MODEL_MODULES"]

@@ -184,6 +184,16 @@ class Broker:
         except BackendUnavailable as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish in one backend round trip (the ingest path publishes per batch)."""
+        if not messages:
+            return
+        self._require_healthy()
+        try:
+            await self.backend.publish_many([(self._key(c), d) for c, d in messages])
+        except BackendUnavailable as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+
     async def ping(self) -> None:
         """Readiness check: raise `BrokerUnavailable` unless the backend answers."""
         self._require_healthy()

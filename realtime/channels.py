@@ -41,9 +41,30 @@ def alerts(school_id: int) -> str:
     return f"{school(school_id)}:alerts"
 
 
-def session(session_id: int) -> str:
-    """Revocation of one login session; sessions are global, not owned by a school."""
-    return f"{VERSION}:session:{_id('session_id', session_id)}"
+def access(school_id: int) -> str:
+    """Who may see what changed in a school: live streams re-check their subscribers at once."""
+    return f"{school(school_id)}:access"
 
 
-__all__ = ["VERSION", "alerts", "device", "group_activity", "school", "session", "user"]
+def policy(school_id: int) -> str:
+    """A lesson started or ended, or the school's rules changed: devices recompute their policy."""
+    return f"{school(school_id)}:policy"
+
+
+def revocations() -> str:
+    """Sessions, devices and keys that just lost their credentials; every process closes their
+    sockets. Credentials are global (a session is not owned by one school's stream)."""
+    return f"{VERSION}:revocations"
+
+
+__all__ = [
+    "VERSION",
+    "access",
+    "alerts",
+    "device",
+    "group_activity",
+    "policy",
+    "revocations",
+    "school",
+    "user",
+]

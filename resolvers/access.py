@@ -38,6 +38,9 @@ class Op(Enum):
     MANAGE_DEVICES = "MANAGE_DEVICES"
     MANAGE_API_KEYS = "MANAGE_API_KEYS"
     READ_AUDIT = "READ_AUDIT"
+    WATCH_CLASSROOM = "WATCH_CLASSROOM"
+    CONTROL_CLASSROOM = "CONTROL_CLASSROOM"
+    MANAGE_SCHOOL_RULES = "MANAGE_SCHOOL_RULES"
 
 
 class Reach(IntEnum):
@@ -75,6 +78,10 @@ POLICY: Mapping[Op, Mapping[Role, Reach]] = {
     Op.MANAGE_DEVICES: _ADMIN_ONLY,
     Op.MANAGE_API_KEYS: _ADMIN_ONLY,
     Op.READ_AUDIT: _ADMIN_ONLY,
+    # Live screens and lesson controls: a class's own teachers, and admins for cover.
+    Op.WATCH_CLASSROOM: {_A: Reach.SCHOOL, _T: Reach.TAUGHT},
+    Op.CONTROL_CLASSROOM: {_A: Reach.SCHOOL, _T: Reach.TAUGHT},
+    Op.MANAGE_SCHOOL_RULES: _ADMIN_ONLY,
 }
 
 #: The scope a partner key needs for an operation; it then reaches each granted school whole.
@@ -87,6 +94,10 @@ PARTNER_SCOPES: Mapping[Op, frozenset[Scope]] = {
 }
 
 
+#: Operations on a group that follow the viewer's reach (a teacher's own groups).
+_GROUP_REACH_OPS = frozenset({Op.READ_GROUPS, Op.WATCH_CLASSROOM, Op.CONTROL_CLASSROOM})
+
+
 def reach(viewer: Viewer, op: Op) -> Reach:
     if viewer.kind is PrincipalKind.STAFF:
         rules = POLICY.get(op, {})
@@ -94,6 +105,14 @@ def reach(viewer: Viewer, op: Op) -> Reach:
     if viewer.kind is PrincipalKind.PARTNER and viewer.scopes & PARTNER_SCOPES.get(op, frozenset()):
         return Reach.SCHOOL
     return Reach.NONE
+
+
+def require_device_principal(ctx: Context) -> Viewer:
+    """The device principal; staff and partners get FORBIDDEN (device-only operations)."""
+    viewer = require_viewer(ctx)
+    if viewer.kind is not PrincipalKind.DEVICE or viewer.device_id is None:
+        raise Forbidden("Only an enrolled device can do this.")
+    return viewer
 
 
 def require_viewer(ctx: Context) -> Viewer:
@@ -133,8 +152,8 @@ def learners(ctx: Context, op: Op = Op.READ_LEARNERS) -> QuerySet[Learner]:
     return rows
 
 
-def groups(ctx: Context) -> QuerySet[TeachingGroup]:
-    viewer, granted = require(ctx, Op.READ_GROUPS)
+def groups(ctx: Context, op: Op = Op.READ_GROUPS) -> QuerySet[TeachingGroup]:
+    viewer, granted = require(ctx, op)
     rows = TeachingGroup.filter(school_id__in=viewer.school_ids)
     if granted is Reach.TAUGHT:
         rows = rows.filter(id__in=_taught_group_ids(viewer))
@@ -155,8 +174,8 @@ async def require_learner(
 
 
 async def require_group(ctx: Context, group_id: int, op: Op = Op.READ_GROUPS) -> TeachingGroup:
-    if op is Op.READ_GROUPS:
-        row = await groups(ctx).get_or_none(id=group_id)
+    if op in _GROUP_REACH_OPS:
+        row = await groups(ctx, op).get_or_none(id=group_id)
     else:
         viewer, _ = require(ctx, op)
         row = await TeachingGroup.get_or_none(id=group_id, school_id=viewer.school_id)
@@ -210,6 +229,7 @@ __all__ = [
     "require",
     "require_api_key",
     "require_device",
+    "require_device_principal",
     "require_group",
     "require_learner",
     "require_staff_member",

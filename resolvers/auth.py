@@ -15,6 +15,7 @@ from models.devices import Device
 from models.partners import ApiKey, ApiKeyGrant, Scope
 from models.staff import Membership, Role, Session, User
 from realtime import channels
+from realtime.events import Revoked
 from resolvers.audit import entry_for
 from resolvers.context import Context, PrincipalKind, Services, Viewer
 
@@ -138,8 +139,7 @@ async def revoke_sessions(
     if not ids:
         return
     await Session.filter(id__in=ids).update(revoked_at=services.now())
-    for session_id in ids:
-        await services.broker.publish(channels.session(session_id), b"revoked")
+    await services.broker.publish(channels.revocations(), Revoked(sessions=sorted(ids)).encode())
 
 
 async def authenticate(services: Services, token: str | None) -> Viewer | None:

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from app.security.passwords import PasswordService
     from app.security.throttle import Throttle
     from realtime.broker import Broker
+    from realtime.live_state import LiveState
     from resolvers.audit import AuditLog
+    from resolvers.classroom import WatchAccess
+    from resolvers.device_state import DeviceDirectory
+    from resolvers.history import HistoryWriter
     from resolvers.auth import SignedIn
     from resolvers.keyring import Keyring
     from resolvers.loaders import Loaders
@@ -74,6 +78,10 @@ class Services:
     passwords: PasswordService
     throttle: Throttle
     audit: AuditLog
+    live: LiveState
+    devices: DeviceDirectory
+    history: HistoryWriter
+    watch: WatchAccess
     #: The clock, injectable so tests can step past session timeouts without sleeping.
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -93,6 +101,9 @@ class Context:
     #: Filled in by strawberry on ``connection_init`` for websocket connections.
     connection_params: dict[str, Any] | None = None
 
+    #: Set on the shared context of a multiplexed subscription, whose subscribers the websocket
+    #: layer authorizes one by one.
+    multiplexed: bool = False
     #: False on websocket contexts, which live for hours: cached rows would go stale (pitfall 3).
     cache_loaders: bool = True
     _loaders: Loaders | None = None

@@ -174,10 +174,11 @@ async def assign_teacher(ctx: Context, group_id: int, user_id: int, assign: bool
     """Add or remove a teacher; removing one ends their access to the group at once."""
     viewer = access.school_scoped(ctx, Op.MANAGE_GROUPS)
     group = await access.require_group(ctx, group_id, Op.MANAGE_GROUPS)
+    # Only teachers can be given a group; anyone can be taken off one (they may have lost the role).
     teaches = await Membership.filter(
         school_id=viewer.school_id, user_id=user_id, role=Role.TEACHER
     ).exists()
-    if not teaches:
+    if assign and not teaches:
         raise InvalidInput(
             "staffId", "No teacher with this id works at this school.", reason="NOT_FOUND"
         )

@@ -130,7 +130,9 @@ def _validated(data: LearnerData, today: date) -> LearnerData:
     data.upn = validation.upn("upn", data.upn)
     data.uln = validation.uln("uln", data.uln)
     data.date_of_birth = validation.date_of_birth("dateOfBirth", data.date_of_birth, today)
-    data.send_details = validation.optional_text("sendDetails", data.send_details, max_length=4000)
+    data.send_details = validation.optional_text(
+        "sendDetails", data.send_details, max_length=4000, multiline=True
+    )
     for i, (system, value) in enumerate(data.external_ids):
         validation.text(f"externalIds.{i}.system", system, max_length=64)
         validation.text(f"externalIds.{i}.value", value, max_length=255)
@@ -178,6 +180,7 @@ async def create_learner(ctx: Context, data: LearnerData) -> Learner:
     learner = Learner(school_id=viewer.school_id)
     names = frozenset(LearnerData.__dataclass_fields__) - {"external_ids", "provided"}
     await _write_fields(ctx, learner, data, names)
+    await _refuse_duplicates(learner, data.external_ids)
     try:
         async with in_transaction():
             await learner.save()
@@ -199,9 +202,9 @@ async def create_learner(ctx: Context, data: LearnerData) -> Learner:
                 )
             )
     except IntegrityError:
-        raise InvalidInput(
-            "upn", "Another learner already has this UPN, ULN or external id.", reason="DUPLICATE"
-        ) from None
+        # Lost a race with another writer between the check and the insert.
+        await _refuse_duplicates(learner, data.external_ids)
+        raise
     return learner
 
 
@@ -214,6 +217,7 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
     merged = _validated(merged, ctx.services.now().date())
     names = data.provided - {"external_ids", "provided"}
     await _write_fields(ctx, learner, merged, names)
+    await _refuse_duplicates(learner, [])
     try:
         async with in_transaction():
             await learner.save()
@@ -228,10 +232,30 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
                 )
             )
     except IntegrityError:
-        raise InvalidInput(
-            "upn", "Another learner already has this UPN or ULN.", reason="DUPLICATE"
-        ) from None
+        await _refuse_duplicates(learner, [])
+        raise
     return learner
+
+
+async def _refuse_duplicates(learner: Learner, external_ids: list[tuple[str, str]]) -> None:
+    """Name the field that clashes with another learner of the school, before anything is saved."""
+    others = Learner.filter(school_id=learner.school_id).exclude(id=learner.id)
+    for column, field in (("upn", "upn"), ("uln", "uln")):
+        index = getattr(learner, f"{column}_index")
+        if index is not None and await others.filter(**{f"{column}_index": index}).exists():
+            raise InvalidInput(
+                field, f"Another learner already has this {column.upper()}.", reason="DUPLICATE"
+            )
+    for i, (system, value) in enumerate(external_ids):
+        clash = ExternalId.filter(
+            school_id=learner.school_id, system=system.strip(), value=value.strip()
+        )
+        if await clash.exists():
+            raise InvalidInput(
+                f"externalIds.{i}",
+                "Another learner already has this external id.",
+                reason="DUPLICATE",
+            )
 
 
 def _current_data(learner: Learner) -> LearnerData:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from tortoise.exceptions import ValidationError
 from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -49,6 +50,27 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     return values
 
 
+_INT_RANGE = {"IntField": 2**31, "SmallIntField": 2**15, "BigIntField": 2**63}
+
+
+def _typed(query: QuerySet[M], order: Sequence[str], values: Sequence[Any]) -> list[Any]:
+    """Cursor values as the columns' own types: a forged cursor is bad input, not a 500."""
+    fields = query.model._meta.fields_map
+    typed = []
+    for name, value in zip(order, values, strict=True):
+        field = fields[name]
+        try:
+            converted = field.to_python_value(value)
+            field.validate(converted)
+        except (ValueError, TypeError, ValidationError):
+            raise InvalidInput("after", "The cursor is malformed.") from None
+        bound = _INT_RANGE.get(type(field).__name__)
+        if bound is not None and not -bound <= converted < bound:
+            raise InvalidInput("after", "The cursor is malformed.")
+        typed.append(converted)
+    return typed
+
+
 def page_size(first: int | None, maximum: int) -> int:
     if first is None:
         return min(DEFAULT_PAGE_SIZE, maximum)
@@ -83,8 +105,9 @@ async def paginate(
     size = page_size(first, maximum)
     window = query
     if after is not None:
-        window = window.filter(_after(order, decode_cursor(after, len(order))))
-    rows = list(await window.order_by(*order).limit(size + 1)) if size else []
+        values = decode_cursor(after, len(order))
+        window = window.filter(_after(order, _typed(query, order, values)))
+    rows = list(await window.order_by(*order).limit(size + 1))
     has_next = len(rows) > size
     rows = rows[:size]
     return Page(

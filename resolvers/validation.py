@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from stdnum.exceptions import ValidationError as StdnumError
@@ -11,10 +12,13 @@ from stdnum.gb import upn as upn_checker
 from app.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_LINE_BREAKS = "\n\r\t"
 _ACADEMIC_YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 
 
-def text(field: str, value: str, *, max_length: int, required: bool = True) -> str:
+def text(
+    field: str, value: str, *, max_length: int, required: bool = True, multiline: bool = False
+) -> str:
     cleaned = value.strip()
     if required and not cleaned:
         raise InvalidInput(field, f"`{field}` must not be blank.", reason="REQUIRED")
@@ -22,15 +26,18 @@ def text(field: str, value: str, *, max_length: int, required: bool = True) -> s
         raise InvalidInput(
             field, f"`{field}` must be at most {max_length} characters.", reason="TOO_LONG"
         )
-    if any(ord(c) < 32 for c in cleaned):
+    allowed = _LINE_BREAKS if multiline else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in cleaned):
         raise InvalidInput(field, f"`{field}` must not contain control characters.")
     return cleaned
 
 
-def optional_text(field: str, value: str | None, *, max_length: int) -> str | None:
+def optional_text(
+    field: str, value: str | None, *, max_length: int, multiline: bool = False
+) -> str | None:
     if value is None:
         return None
-    return text(field, value, max_length=max_length, required=False) or None
+    return text(field, value, max_length=max_length, required=False, multiline=multiline) or None
 
 
 def email(field: str, value: str) -> str:

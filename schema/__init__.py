@@ -14,6 +14,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Limits
 from schema.audit import AuditQuery
+from schema.classroom.device import DeviceProtocolMutation, DeviceProtocolSubscription
+from schema.classroom.teacher import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.auth import AuthMutation, AuthQuery
 from schema.devices import DeviceMutation, DeviceQuery
 from schema.extensions import AuditReads, DocumentLimits, should_mask_error
@@ -36,14 +38,27 @@ class Query(
     DeviceQuery,
     PartnerQuery,
     AuditQuery,
+    ClassroomQuery,
 ):
     pass
 
 
 @strawberry.type
 class Mutation(
-    AuthMutation, LearnerMutation, GroupMutation, StaffMutation, DeviceMutation, PartnerMutation
+    AuthMutation,
+    LearnerMutation,
+    GroupMutation,
+    StaffMutation,
+    DeviceMutation,
+    PartnerMutation,
+    ClassroomMutation,
+    DeviceProtocolMutation,
 ):
+    pass
+
+
+@strawberry.type
+class Subscription(ClassroomSubscription, DeviceProtocolSubscription):
     pass
 
 
@@ -64,9 +79,10 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=extensions,
     )
 
 
-__all__ = ["Mutation", "Query", "build_schema"]
+__all__ = ["Mutation", "Query", "Subscription", "build_schema"]

@@ -49,7 +49,11 @@ class Viewer:
 
     @strawberry.field(description="The school the viewer acts in.")
     async def school(self, info: Info) -> School | None:
-        row = await info.context.loaders.school_by_id.load(self._model.school_id)
+        # The principal's own school: read directly, since during `login` the request's
+        # context is still anonymous.
+        from models.schools import School as SchoolRow
+
+        row = await SchoolRow.get_or_none(id=self._model.school_id)
         return School.from_model(row) if row else None
 
     @strawberry.field(description="Global id of the principal (staff member, key or device).")

@@ -19,6 +19,7 @@ Info = strawberry.Info[Context, None]
 T = TypeVar("T")
 M = TypeVar("M")
 MAX_ID_LENGTH = 100
+MAX_INT_KEY = 2**31 - 1
 
 
 def to_global_id(type_name: str, pk: object) -> strawberry.ID:
@@ -43,10 +44,11 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, str]:
 
 def parse_int_id(global_id: str, type_name: str, field: str = "id") -> int:
     kind, key = from_global_id(global_id, field)
-    if not key.isdigit() or len(key) > 18:
+    if not (key.isascii() and key.isdigit()) or len(key) > 18:
         raise InvalidInput(field, f"`{field}` is not a valid id.", reason="MALFORMED_ID")
-    if kind != type_name:
-        # A well-formed id of another type names nothing of this type: like a random id.
+    # A well-formed id of another type, or beyond any key a row can have, names nothing:
+    # exactly like a random id.
+    if kind != type_name or int(key) > MAX_INT_KEY:
         raise NotFound(f"{type_name} not found.")
     return int(key)
 
@@ -151,7 +153,8 @@ class Connection(Generic[T]):
         keys = [key(r) for r in rows]
         start = keys.index(after) + 1 if after in keys else 0
         if after is not None and after not in keys:
-            raise InvalidInput("after", "The cursor is malformed.")
+            # Unknown, or the item it named has left the list (an unenrolled learner).
+            raise InvalidInput("after", "The cursor no longer points into this list; start again.")
         window = list(zip(rows[start : start + size], keys[start : start + size], strict=True))
         edges = [Edge(cursor=c, node=convert(r)) for r, c in window]
         return cls(

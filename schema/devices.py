@@ -99,7 +99,7 @@ class DeviceMutation:
                 input.name,
                 input.platform,
                 parse_uuid_id(input.learner_id, "Learner", "learnerId")
-                if input.learner_id
+                if input.learner_id is not None
                 else None,
             )
         )

@@ -6,7 +6,9 @@ import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case as strawberry_name
 
+from app.errors import InvalidInput
 from models import learners as db
 from resolvers import learners
 from resolvers.learners import LearnerData
@@ -189,11 +191,10 @@ def _changes(data: UpdateLearnerInput) -> LearnerData:
         if getattr(data, name, strawberry.UNSET) is not strawberry.UNSET
     }
     values = {name: getattr(data, name) for name in provided}
-    for name in _NOT_NULL & provided:
+    for name in sorted(_NOT_NULL & provided):
         if values[name] is None:
-            values[name] = (
-                "" if name.endswith("name") else LearnerData.__dataclass_fields__[name].default
-            )
+            field = strawberry_name(name)
+            raise InvalidInput(field, f"`{field}` cannot be null.", reason="REQUIRED")
     return LearnerData(**values, provided=frozenset(provided))
 
 
@@ -214,7 +215,7 @@ class LearnerQuery:
         if filter is not None:
             group_id = (
                 parse_int_id(filter.group_id, "Group", "filter.groupId")
-                if filter.group_id
+                if filter.group_id is not None
                 else None
             )
             where = learners.LearnerFilter(

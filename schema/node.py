@@ -8,8 +8,10 @@ from app.errors import NotFound
 from resolvers import access, learners
 from resolvers.access import Op
 from schema.common import Info, Node, from_global_id, parse_int_id, parse_uuid_id
+from schema.devices import Device
 from schema.groups import Group
 from schema.learners import Learner
+from schema.partners import ApiKey
 from schema.schools import School
 from schema.staff import StaffMember
 
@@ -34,6 +36,10 @@ async def resolve_node(info: Info, global_id: str) -> Node:
         )
         if row is not None:
             return School.from_model(row)
+    if kind == "Device":
+        return Device.from_model(await access.require_device(ctx, parse_int_id(global_id, kind)))
+    if kind == "ApiKey":
+        return ApiKey.from_model(await access.require_api_key(ctx, parse_int_id(global_id, kind)))
     access.require_viewer(ctx)
     raise NotFound()
 

@@ -18,7 +18,9 @@ from app.config import Settings
 from app.db import tortoise_config
 from app.security.crypto import MasterKey
 from app.security.passwords import PasswordService
-from app.services import build_services
+from app.services import build_services, running
+from realtime.broker import BrokerUnavailable
+from realtime.live_state import LiveStateUnavailable
 from resolvers.context import Context, RequestInfo, Services, Viewer
 from schema import build_schema
 from tests import backends
@@ -91,12 +93,10 @@ async def services(database_url: str, settings: Settings, clock: Clock) -> Async
     built = build_services(settings, passwords=PasswordService(FAST_HASHER))
     built.now = clock
     try:
-        async with built.broker:
+        async with running(built):
             yield built
-    except OSError as error:
+    except (OSError, BrokerUnavailable, LiveStateUnavailable) as error:
         backends.unreachable("Redis", error)
-    finally:
-        await built.throttle.aclose()
 
 
 GraphQLRunner = Callable[..., Awaitable[ExecutionResult]]

@@ -2,6 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
+from models.classroom import CommandKind, LessonMode, RuleKind
 from models.devices import Platform
 from models.learners import SendStatus
 from models.staff import Role
@@ -103,6 +104,26 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ActivityRecord',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('school', fields.ForeignKeyField('models.School', source_field='school_id', db_constraint=True, to_field='id', related_name='activity', on_delete=OnDelete.CASCADE)),
+                ('device', fields.ForeignKeyField('models.Device', source_field='device_id', db_constraint=True, to_field='id', related_name='activity', on_delete=OnDelete.CASCADE)),
+                ('learner_id', fields.UUIDField(null=True)),
+                ('event_id', fields.CharField(description="The agent's idempotency key.", max_length=64)),
+                ('kind', fields.CharField(max_length=16)),
+                ('occurred_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('app', fields.CharField(null=True, max_length=128)),
+                ('url', fields.CharField(null=True, max_length=2048)),
+                ('title', fields.CharField(null=True, max_length=512)),
+                ('text_enc', fields.BinaryField(null=True, description='Typed or searched text: an AES-GCM envelope.')),
+                ('blocked', fields.BooleanField(default=False)),
+            ],
+            options={'table': 'activity_record', 'app': 'models', 'unique_together': (('device', 'event_id'),), 'pk_attr': 'id', 'table_description': 'One accepted activity event, kept for the retention period. Text is encrypted.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='ExternalId',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -129,6 +150,18 @@ class Migration(migrations.Migration):
                 ('retired_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'school_key', 'app': 'models', 'unique_together': (('school', 'purpose', 'version'),), 'pk_attr': 'id', 'table_description': "A school's key, wrapped by the master key: a data key version or the blind-index key."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SchoolRule',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('school', fields.ForeignKeyField('models.School', source_field='school_id', db_constraint=True, to_field='id', related_name='rules', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='DOMAIN: DOMAIN\nURL_PREFIX: URL_PREFIX\nAPP: APP', enum_type=RuleKind, max_length=16)),
+                ('value', fields.CharField(max_length=512)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'school_rule', 'app': 'models', 'unique_together': (('school', 'kind', 'value'),), 'pk_attr': 'id', 'table_description': 'A site or app the school blocks for everyone, always: no lesson can lift it.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -197,6 +230,38 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'api_key_grant', 'app': 'models', 'unique_together': (('api_key', 'school'),), 'pk_attr': 'id', 'table_description': "A school's consent for one key to read its data."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='DeviceCommand',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('school', fields.ForeignKeyField('models.School', source_field='school_id', db_constraint=True, to_field='id', related_name='device_commands', on_delete=OnDelete.CASCADE)),
+                ('device', fields.ForeignKeyField('models.Device', source_field='device_id', db_constraint=True, to_field='id', related_name='commands', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='LOCK: LOCK\nUNLOCK: UNLOCK\nOPEN_URL: OPEN_URL\nCLOSE_TAB: CLOSE_TAB\nMESSAGE: MESSAGE', enum_type=CommandKind, max_length=16)),
+                ('payload', fields.JSONField(default=dict, description='``url`` for OPEN_URL and CLOSE_TAB, ``text`` for MESSAGE.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name='device_commands', on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('acknowledged_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'device_command', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One instruction to one device, kept until acknowledged or expired.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Lesson',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('school', fields.ForeignKeyField('models.School', source_field='school_id', db_constraint=True, to_field='id', related_name='lessons', on_delete=OnDelete.RESTRICT)),
+                ('group', fields.ForeignKeyField('models.TeachingGroup', source_field='group_id', db_constraint=True, to_field='id', related_name='lessons', on_delete=OnDelete.CASCADE)),
+                ('teacher', fields.ForeignKeyField('models.User', source_field='teacher_id', null=True, db_constraint=True, to_field='id', related_name='lessons', on_delete=OnDelete.SET_NULL)),
+                ('mode', fields.CharEnumField(description='BLOCK_LIST: BLOCK_LIST\nALLOW_ONLY: ALLOW_ONLY', enum_type=LessonMode, max_length=16)),
+                ('rules', fields.JSONField(default=dict, description='Lists of rule values keyed by ``allow``/``block`` and then by :class:`RuleKind`.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('starts_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('ends_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('ended_at', fields.DatetimeField(null=True, description='Set when a teacher ends the lesson early.', auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'lesson', 'app': 'models', 'pk_attr': 'id', 'table_description': "A teacher's controls over a group's devices, ending by itself at ``ends_at``."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,5 +1,6 @@
 """The tiny pub/sub interface every realtime backend implements."""
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -30,6 +31,9 @@ class Backend(Protocol):
 
     async def publish(self, channel: str, data: bytes) -> None:
         """Send `data` to every subscriber of `channel`, in any process."""
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish several messages in one round trip, in order."""
 
     async def next_message(self) -> tuple[str, bytes]:
         """Wait for the next message of a subscribed channel, as (channel, data)."""

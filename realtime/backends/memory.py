@@ -2,6 +2,7 @@
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 
 from realtime.backends.base import BackendUnavailable
 
@@ -46,14 +47,18 @@ class MemoryBackend:
         self._channels.discard(channel)
 
     async def publish(self, channel: str, data: bytes) -> None:
+        await self.publish_many(((channel, data),))
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         self._check()
-        if channel not in self._channels:
-            return
-        if len(self._inbox) >= OUTPUT_LIMIT:
-            self.fail("subscriber output buffer limit reached")
-            return
-        self._inbox.append((channel, data))
-        self._ready.set()
+        for channel, data in messages:
+            if channel not in self._channels:
+                continue
+            if len(self._inbox) >= OUTPUT_LIMIT:
+                self.fail("subscriber output buffer limit reached")
+                return
+            self._inbox.append((channel, data))
+            self._ready.set()
         # Yield like a network round trip would, so a publishing loop cannot starve the listener.
         await asyncio.sleep(0)
 

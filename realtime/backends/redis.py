@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -108,6 +109,16 @@ class RedisBackend:
         client = self._require_client()
         try:
             await client.publish(channel, data)
+        except _LOST as exc:
+            raise BackendUnavailable(f"PUBLISH failed: {_describe(exc)}") from exc
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        client = self._require_client()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(channel, data)
+                await pipe.execute()
         except _LOST as exc:
             raise BackendUnavailable(f"PUBLISH failed: {_describe(exc)}") from exc
 

@@ -1,10 +1,9 @@
-"""Signing in (AUTHN-01..03, 05..07): argon2id at the floor, rehash, uniform failures, throttling."""
+"""Signing in (AUTHN-01..03, 05..07): argon2id floor, rehash, uniform failures, throttling."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -33,7 +32,17 @@ LOGIN = """
 mutation Login($email: String!, $password: String!) {
   login(input: {email: $email, password: $password}) {
     token
-    viewer { kind roles scopes id staffMember { id displayName } school { slug } }
+    viewer { kind roles scopes id staffMember { id displayName } }
+    errors { field code message }
+  }
+}
+"""
+
+LOGIN_SCHOOL = """
+mutation Login($email: String!, $password: String!) {
+  login(input: {email: $email, password: $password}) {
+    token
+    viewer { school { slug } }
     errors { field code message }
   }
 }
@@ -83,7 +92,7 @@ def verifier(services: Services, monkeypatch: pytest.MonkeyPatch) -> VerifySpy:
 
 
 @pytest.fixture
-async def throttle(services: Services, settings: Settings, clock: Clock) -> AsyncIterator[Throttle]:
+async def throttle(services: Services, settings: Settings, clock: Clock) -> Throttle:
     """The app's throttle, but reading the test clock (whole seconds, so backoffs are exact)."""
     clock.now = clock.now.replace(microsecond=0)
     original = services.throttle
@@ -94,17 +103,22 @@ async def throttle(services: Services, settings: Settings, clock: Clock) -> Asyn
         clock=lambda: clock.now.timestamp(),
     )
     await original.aclose()
-    yield services.throttle  # the services fixture closes whichever throttle is current
+    return services.throttle  # the services fixture closes whichever throttle is current
 
 
 async def login_from(
-    services: Services, email: str, password: str, *, ip: str = TEST_IP
+    services: Services,
+    email: str,
+    password: str,
+    *,
+    ip: str = TEST_IP,
+    document: str = LOGIN,
 ) -> ExecutionResult:
-    """Run LOGIN as an anonymous client at ``ip``."""
+    """Run a login document as an anonymous client at ``ip``."""
     ctx = context_for(services, None)
     ctx.request = RequestInfo(ip=ip, request_id="test")
     return await SCHEMA.execute(
-        LOGIN, variable_values={"email": email, "password": password}, context_value=ctx
+        document, variable_values={"email": email, "password": password}, context_value=ctx
     )
 
 
@@ -142,7 +156,6 @@ async def test_correct_password_returns_a_token_and_the_viewer(
     assert payload["viewer"]["kind"] == "STAFF"
     assert payload["viewer"]["roles"] == ["LEADER", "TEACHER"]
     assert payload["viewer"]["scopes"] == []
-    assert payload["viewer"]["school"] == {"slug": "northfield"}
     assert payload["viewer"]["staffMember"]["displayName"] == user.display_name
     assert payload["viewer"]["id"] == payload["viewer"]["staffMember"]["id"]
     viewer = await authenticate(services, payload["token"])
@@ -151,6 +164,17 @@ async def test_correct_password_returns_a_token_and_the_viewer(
     assert viewer.roles == {Role.TEACHER, Role.LEADER}
     await user.refresh_from_db()
     assert user.last_login_at == clock.now
+
+
+async def test_the_login_payload_viewer_reads_its_school(services: Services) -> None:
+    # given
+    school = await factories.school(services, slug="southfield")
+    user = await factories.staff(school)
+    # when: the request is still anonymous while `login` resolves
+    result = await login_from(services, user.email, factories.PASSWORD, document=LOGIN_SCHOOL)
+    # then
+    assert result.errors is None
+    assert result.data["login"]["viewer"] == {"school": {"slug": "southfield"}}
 
 
 async def test_stored_hashes_are_argon2id_at_or_above_the_owasp_floor(
@@ -257,7 +281,11 @@ async def test_every_kind_of_bad_credentials_gets_the_same_bytes_after_a_verify(
         "token": None,
         "viewer": None,
         "errors": [
-            {"field": None, "code": "INVALID_CREDENTIALS", "message": "Email or password is incorrect."}
+            {
+                "field": None,
+                "code": "INVALID_CREDENTIALS",
+                "message": "Email or password is incorrect.",
+            }
         ],
     }
     assert {case: body for case, body in bodies.items() if body != reference} == {}

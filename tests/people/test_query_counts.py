@@ -92,7 +92,7 @@ async def _queries(
 
 
 def _same(counts: dict[object, QueryCount]) -> str:
-    """The failure message: each case's count and, for the first two that differ, the SQL."""
+    """The failure message: every case's count, and the SQL of one case per distinct count."""
     summary = {case: q.count for case, q in counts.items()}
     by_count = {q.count: (case, q) for case, q in counts.items()}
     shown = "\n".join(f"--- {case}: {q.count} queries\n{q}" for case, q in by_count.values())

@@ -1,0 +1,1 @@
+"""GraphQL over websockets (graphql-transport-ws only), with multiplexed subscriptions."""

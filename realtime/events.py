@@ -1,0 +1,102 @@
+"""Thin, versioned event payloads: ids and the few fields a live view shows, never rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Self
+
+VERSION = 1
+
+
+class EventError(ValueError):
+    """A message on a channel that is not the event expected there."""
+
+
+def _load(data: bytes, kind: str) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise EventError(f"not JSON: expected {kind}") from None
+    if not isinstance(body, dict) or body.get("type") != kind or body.get("v") != VERSION:
+        raise EventError(f"expected {kind} v{VERSION}")
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    TYPE: ClassVar[str] = ""
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"type": self.TYPE, "v": VERSION, **asdict(self)}, separators=(",", ":")
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        body = _load(data, cls.TYPE)
+        names = cls.__dataclass_fields__
+        try:
+            return cls(**{k: v for k, v in body.items() if k in names})
+        except TypeError as error:
+            raise EventError(f"{cls.TYPE}: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked(_Event):
+    """Credentials that stopped working: their websockets close everywhere."""
+
+    TYPE: ClassVar[str] = "credentials.revoked"
+    sessions: list[int] = field(default_factory=list)
+    devices: list[int] = field(default_factory=list)
+    api_keys: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChanged(_Event):
+    """Assignments or roles changed in a school; empty ``groups`` means any group."""
+
+    TYPE: ClassVar[str] = "access.changed"
+    groups: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged(_Event):
+    """Lessons or school rules changed; empty ``groups`` means every device of the school."""
+
+    TYPE: ClassVar[str] = "policy.changed"
+    groups: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandIssued(_Event):
+    """A command for one device was stored; the device's stream reads and delivers it."""
+
+    TYPE: ClassVar[str] = "command.issued"
+    command: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Activity(_Event):
+    """One change to a learner's live tile, as a teacher's view shows it."""
+
+    TYPE: ClassVar[str] = "activity"
+    group: int = 0
+    device: int = 0
+    learner: str | None = None
+    kind: str = ""
+    at: str = ""
+    online: bool = True
+    app: str | None = None
+    url: str | None = None
+    title: str | None = None
+    idle: bool = False
+    locked: bool = False
+    blocked: bool = False
+    reason: str | None = None
+    blocked_attempts: int = 0
+    #: Base64 JPEG, only on SCREENSHOT events.
+    thumbnail: str | None = None
+
+
+__all__ = ["AccessChanged", "Activity", "CommandIssued", "EventError", "PolicyChanged", "Revoked"]

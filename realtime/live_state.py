@@ -1,0 +1,309 @@
+"""Live classroom tiles and event de-duplication shared by every process, in batches."""
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Final, Self, TypeVar
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+# Bounds connect and every round trip, so a dead or unreachable Redis never hangs the ingest.
+IO_TIMEOUT = 5.0
+# Memory mode is bounded without a background task: expired entries are swept at most once per
+# SWEEP_INTERVAL; past MAX_SEEN the oldest ids are forgotten (a duplicate may pass, none is lost).
+SWEEP_INTERVAL = 1.0
+MAX_SEEN = 1_000_000
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # as the broker's: also in the client name
+_KEY = re.compile(r"[a-z0-9:_-]{1,200}")  # callers build keys from ints: no globs, no spaces
+_EVENT_ID = re.compile(r"[!-~]{1,64}")  # printable ASCII without spaces
+_T = TypeVar("_T")
+
+
+class LiveStateUnavailable(Exception):
+    """The live state store is unreachable or not open; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TileUpdate:
+    """Set `fields`, add `increments` and (when given) replace the thumbnail of one tile."""
+
+    key: str
+    fields: Mapping[str, str]
+    increments: Mapping[str, int] = field(default_factory=dict)
+    thumbnail: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """One live tile; `thumbnail` is None when absent, expired or not asked for."""
+
+    fields: dict[str, str]
+    thumbnail: bytes | None
+
+
+_Write = tuple[str, str, TileUpdate]  # (tile key, thumbnail key, update), both namespaced
+_TTLs = tuple[float, float, float]
+
+
+class MemoryStore:
+    """The embedded mode's store: dicts with expiry on an injectable clock."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_seen: int = MAX_SEEN):
+        self._clock, self._max_seen = clock, max_seen
+        self._tiles: dict[str, tuple[float, dict[str, str]]] = {}
+        self._thumbnails: dict[str, tuple[float, bytes]] = {}
+        self._seen: dict[str, float] = {}  # insertion order is expiry order: one TTL
+        self._open, self._swept = False, -math.inf
+
+    def size(self) -> int:
+        """Entries held, expired or not: what the sweep and the cap bound."""
+        return len(self._tiles) + len(self._thumbnails) + len(self._seen)
+
+    async def open(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def ping(self) -> None:
+        self._now()
+
+    async def claim(self, keys: list[str], ttl: float) -> list[bool]:
+        now, claimed = self._now(), []
+        for key in keys:
+            new = self._seen.get(key, -math.inf) <= now
+            if new:
+                self._seen.pop(key, None)  # re-inserted at the end, where the latest expiry is
+                self._seen[key] = now + ttl
+            claimed.append(new)
+        while len(self._seen) > self._max_seen:
+            del self._seen[next(iter(self._seen))]
+        return claimed
+
+    async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
+        now = self._now()
+        for key, thumbnail_key, update in writes:
+            fields = _alive(self._tiles, key, now) or {}
+            fields.update(update.fields)
+            for name, by in update.increments.items():  # int() raises ValueError, as HINCRBY
+                fields[name] = str(int(fields.get(name, "0")) + by)
+            if fields:  # as in Redis: no empty hash, so a bare TTL refresh creates nothing
+                self._tiles[key] = (now + tile_ttl, fields)
+            if update.thumbnail is not None:
+                self._thumbnails[thumbnail_key] = (now + thumbnail_ttl, update.thumbnail)
+
+    async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
+        now = self._now()
+        hashes = [_alive(self._tiles, key, now) for key in keys]
+        thumbs = [_alive(self._thumbnails, k, now) for k in thumb_keys] or [None] * len(keys)
+        return [Tile(dict(h), t) if h else None for h, t in zip(hashes, thumbs, strict=True)]
+
+    async def delete(self, keys: list[str]) -> None:
+        self._now()
+        for key in keys:
+            self._tiles.pop(key, None)
+            self._thumbnails.pop(key, None)
+
+    def _now(self) -> float:
+        if not self._open:
+            raise LiveStateUnavailable("live state is not open")
+        now = self._clock()
+        if now - self._swept >= SWEEP_INTERVAL:
+            self._swept = now
+            for entries in (self._tiles, self._thumbnails):
+                for key in [k for k, (expires, _) in entries.items() if expires <= now]:
+                    del entries[key]
+            while self._seen and self._seen[first := next(iter(self._seen))] <= now:
+                del self._seen[first]
+        return now
+
+
+class RedisStore:
+    """One Redis client; every call is one round trip, every failure `LiveStateUnavailable`."""
+
+    def __init__(self, url: str, client_name: str | None = None) -> None:
+        self._url, self._client_name = url, client_name  # the URL may hold a password: never log it
+        self._client: Redis | None = None
+
+    async def open(self) -> None:
+        await self.close()
+        # No retries: a SET NX or HINCRBY retried after a lost reply would apply twice.
+        self._client = Redis.from_url(
+            self._url,
+            decode_responses=False,
+            client_name=self._client_name,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=IO_TIMEOUT,
+            socket_timeout=IO_TIMEOUT,
+        )
+        try:
+            await self.ping()
+        except LiveStateUnavailable:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with suppress(RedisError, OSError):
+                await client.aclose()
+
+    async def ping(self) -> None:
+        pipe = self._pipeline()
+        pipe.ping()
+        await _execute(pipe, "PING")
+
+    async def claim(self, keys: list[str], ttl: float) -> list[bool]:
+        pipe = self._pipeline()
+        for key in keys:  # a repeat within the batch finds the key its first SET made
+            pipe.set(key, b"1", nx=True, px=round(ttl * 1000))
+        return [bool(result) for result in await _execute(pipe, "SET NX")]
+
+    async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
+        # MULTI/EXEC (one round trip): a cut connection never leaves a tile without its PEXPIRE.
+        pipe = self._pipeline(transaction=True)
+        for key, thumbnail_key, update in writes:
+            if update.fields:
+                pipe.hset(key, items=[part for pair in update.fields.items() for part in pair])
+            for name, by in update.increments.items():
+                pipe.hincrby(key, name, by)
+            pipe.pexpire(key, round(tile_ttl * 1000))
+            if update.thumbnail is not None:
+                pipe.set(thumbnail_key, update.thumbnail, px=round(thumbnail_ttl * 1000))
+        await _execute(pipe, "tile update")
+
+    async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
+        pipe = self._pipeline()
+        for key in keys:
+            pipe.hgetall(key)
+        for key in thumb_keys:  # none when not asked for
+            pipe.get(key)
+        results = await _execute(pipe, "tile read")
+        thumbnails = results[len(keys) :] or [None] * len(keys)
+        decoded = [{k.decode(): v.decode() for k, v in h.items()} for h in results[: len(keys)]]
+        return [Tile(h, t) if h else None for h, t in zip(decoded, thumbnails, strict=True)]
+
+    async def delete(self, keys: list[str]) -> None:
+        pipe = self._pipeline()
+        pipe.delete(*keys)
+        await _execute(pipe, "DEL")
+
+    def _pipeline(self, *, transaction: bool = False) -> Pipeline:
+        if self._client is None:
+            raise LiveStateUnavailable("live state is not open")
+        return self._client.pipeline(transaction=transaction)
+
+
+class LiveState:
+    """Tiles (latest-wins hashes with a TTL) and seen event ids, namespaced per deployment."""
+
+    def __init__(self, store: MemoryStore | RedisStore, namespace: str, ttls: _TTLs) -> None:
+        """Prefer `from_url`; `ttls` are (tile, dedupe, thumbnail) seconds."""
+        if not _NAMESPACE.fullmatch(namespace):
+            raise ValueError(f"namespace must match {_NAMESPACE.pattern}, got {namespace!r}")
+        if not all(0.001 <= ttl < math.inf for ttl in ttls):  # Redis counts milliseconds
+            raise ValueError(f"TTLs must be finite and at least 0.001 s, got {ttls}")
+        self.store: Final = store
+        self.namespace: Final = namespace
+        self._tile_ttl, self._dedupe_ttl, self._thumbnail_ttl = ttls
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "pp",
+        tile_ttl: float = 120.0,
+        dedupe_ttl: float = 86400.0,
+        thumbnail_ttl: float = 600.0,
+    ) -> Self:
+        """Build a live state for `memory://`, `redis://` or `rediss://`."""
+        scheme = urlsplit(url).scheme
+        if scheme not in ("memory", "redis", "rediss"):  # name only the scheme: not a password
+            raise ValueError(f"unsupported live state scheme {scheme!r}: use memory or redis")
+        store = MemoryStore() if scheme == "memory" else RedisStore(url, f"{namespace}:live")
+        return cls(store, namespace, (tile_ttl, dedupe_ttl, thumbnail_ttl))
+
+    async def __aenter__(self) -> Self:
+        await self.store.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.store.close()
+
+    async def ping(self) -> None:
+        """Readiness check: raise `LiveStateUnavailable` unless the store answers."""
+        await self.store.ping()
+
+    async def first_seen(self, device_key: str, event_ids: Sequence[str]) -> list[bool]:
+        """Record the ids; True for each one not seen for this device within `dedupe_ttl`.
+
+        A repeat inside the batch is False after its first. After `LiveStateUnavailable` the ids
+        may or may not be recorded: process them anyway (a duplicate is harmless, a loss is not).
+        """
+        [device] = _valid([device_key], _KEY)
+        ids = _valid(event_ids, _EVENT_ID)
+        keys = [f"{self.namespace}:seen:v1:{device}:{event_id}" for event_id in ids]
+        return await self.store.claim(keys, self._dedupe_ttl)
+
+    async def update_tiles(self, updates: Sequence[TileUpdate]) -> None:
+        """Apply every update and restart each tile's TTL; a thumbnail keeps its own TTL."""
+        names = map(self._names, _valid([update.key for update in updates], _KEY))
+        writes = [(*name, update) for name, update in zip(names, updates, strict=True)]
+        await self.store.write(writes, self._tile_ttl, self._thumbnail_ttl)
+
+    async def read_tiles(
+        self, keys: Sequence[str], *, thumbnails: bool = True
+    ) -> list[Tile | None]:
+        """The tiles in `keys` order, None where missing or expired."""
+        names = [self._names(key) for key in _valid(keys, _KEY)]
+        thumb_keys = [thumbnail for _, thumbnail in names] if thumbnails else []
+        return await self.store.read([tile for tile, _ in names], thumb_keys)
+
+    async def delete_tiles(self, keys: Sequence[str]) -> None:
+        names = [name for key in _valid(keys, _KEY) for name in self._names(key)]
+        if names:  # DEL needs at least one key
+            await self.store.delete(names)
+
+    def _names(self, key: str) -> tuple[str, str]:
+        # Thumbnails live apart (own prefix: a tile key may end in anything), so HGETALL is small.
+        return f"{self.namespace}:live:v1:{key}", f"{self.namespace}:thumb:v1:{key}"
+
+
+def _valid(values: Sequence[str], pattern: re.Pattern[str]) -> Sequence[str]:
+    """Check a whole batch before any write, so a bad key never leaves it half applied."""
+    if isinstance(values, str):  # a lone string would be a batch of one-letter ids
+        raise TypeError(f"expected a sequence of strings, not the string {values!r}")
+    for value in values:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} does not match {pattern.pattern}")
+    return values
+
+
+def _alive(entries: dict[str, tuple[float, _T]], key: str, now: float) -> _T | None:
+    if key in entries and entries[key][0] <= now:
+        del entries[key]  # expired: gone, as in Redis
+    return entries[key][1] if key in entries else None
+
+
+async def _execute(pipe: Pipeline, what: str) -> list[Any]:
+    try:
+        return await pipe.execute()
+    except ResponseError as exc:
+        if "not an integer" in str(exc):  # HINCRBY on a text field: the caller's bug
+            raise ValueError(f"tile field is not an integer: {exc}") from exc
+        raise LiveStateUnavailable(f"Redis {what} failed: {exc}") from exc
+    except (RedisError, OSError) as exc:  # connection, timeout, auth, OOM, READONLY
+        raise LiveStateUnavailable(f"Redis {what} failed: {exc!r}") from exc
+
+
+__all__ = ["LiveState", "LiveStateUnavailable", "MemoryStore", "RedisStore", "Tile", "TileUpdate"]

@@ -1,0 +1,1 @@
+"""The live classroom: teachers' views and controls, and the device protocol."""

@@ -1,0 +1,228 @@
+"""A real uvicorn server in a subprocess, on a free loopback port, for end-to-end tests.
+
+The server reads a database the test process has migrated and seeded beforehand (SQLite file or
+PostgreSQL), so the two never share an event loop or a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from tortoise.context import TortoiseContext
+
+from app.config import Settings
+from app.db import tortoise_config
+from app.security.passwords import PasswordService
+from app.server import uvicorn_options
+from app.services import build_services
+from resolvers.context import Services
+from tests import backends
+from tests.conftest import FAST_HASHER
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 30.0
+STOP_SECONDS = 10.0
+_POLL_SECONDS = 0.05
+_LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+#: Variables of the test run that must not leak into the server's configuration.
+_INHERITED_NOT = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BROKER_URL",
+    "PP_ENV",
+    "PP_DEBUG",
+    "PP_MASTER_KEY",
+    "PP_MASTER_KEY_FILE",
+    "PP_PREVIOUS_MASTER_KEYS",
+    "PP_ALLOWED_ORIGINS",
+    "PP_PUBLIC_URL",
+    "PP_NAMESPACE",
+}
+
+T = TypeVar("T")
+
+
+class ServerFailed(RuntimeError):
+    """The server exited or did not become healthy in time; the message carries its log."""
+
+
+def uvicorn_cli_options(settings: Settings) -> list[str]:
+    """``app.server.uvicorn_options`` as ``python -m uvicorn`` flags, refusing unknown options.
+
+    An option added there without a flag here fails loudly rather than silently not applying.
+    """
+    flags: list[str] = []
+    for name, value in uvicorn_options(settings).items():
+        if name in {"server_header", "date_header"}:
+            stem = name.replace("_", "-")
+            flags.append(f"--{stem}" if value else f"--no-{stem}")
+        elif name == "ws_per_message_deflate":
+            flags += ["--ws-per-message-deflate", str(bool(value))]
+        elif name in {"ws_max_size", "ws_ping_interval", "ws_ping_timeout", "log_level"}:
+            flags += ["--" + name.replace("_", "-"), str(value)]
+        else:
+            raise ValueError(f"uvicorn option {name!r} has no command-line flag mapping")
+    return flags
+
+
+def seed_database(
+    settings: Settings, seed: Callable[[Services], Awaitable[T]], *, truncate: bool
+) -> T:
+    """Run ``seed`` on a migrated database before a server opens it; returns what it returns.
+
+    ``settings`` must carry the server's master key: school keys are wrapped with it. The
+    broker is always in memory here; seeding publishes nothing anybody listens to.
+    """
+    seeding = Settings(
+        database_url=settings.database_url,
+        master_key=settings.master_key,
+        namespace=settings.namespace,
+    )
+
+    async def run() -> T:
+        services = build_services(seeding, passwords=PasswordService(FAST_HASHER))
+        ctx = TortoiseContext()
+        try:
+            async with ctx:
+                await ctx.init(
+                    config=tortoise_config(seeding.database_url), _enable_global_fallback=True
+                )
+                if truncate:
+                    await backends.truncate_all()
+                return await seed(services)
+        finally:
+            await services.throttle.aclose()
+
+    return asyncio.run(run())
+
+
+def server_environment(
+    settings: Settings, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The server's environment: this process's, minus our variables, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_NOT}
+    env.update(
+        {
+            "PP_ENV": settings.mode.value,
+            "PP_DEBUG": "true" if settings.debug else "false",
+            "DATABASE_URL": settings.database_url,
+            "BROKER_URL": settings.broker_url,
+            "PP_NAMESPACE": settings.namespace,
+            "PP_PUBLIC_URL": settings.public_url,
+            "PP_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.master_key:
+        env["PP_MASTER_KEY"] = settings.master_key
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def running_server(
+    settings: Settings, log_path: Path, *, extra_env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``uvicorn --factory app.main:app_from_env``; yield ``http://127.0.0.1:PORT``.
+
+    uvicorn binds port 0 itself and logs the port it got, so no port is guessed or raced for.
+    The server is terminated (then killed, if it lingers) however the block ends.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "app.main:app_from_env",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        *uvicorn_cli_options(settings),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
+            command,
+            cwd=PROJECT_ROOT,
+            env=server_environment(settings, extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield _wait_until_healthy(process, log_path)
+        finally:
+            _stop(process)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    base_url = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailed(f"uvicorn exited with {process.returncode}:\n{_tail(log_path)}")
+        if base_url is None:
+            found = _LISTENING.search(log_path.read_text(errors="replace"))
+            base_url = f"http://127.0.0.1:{found.group(1)}" if found else None
+        if base_url is not None and _healthy(base_url):
+            return base_url
+        time.sleep(_POLL_SECONDS)
+    raise ServerFailed(f"uvicorn not healthy after {STARTUP_SECONDS} s:\n{_tail(log_path)}")
+
+
+#: Loopback only: never through a proxy configured in the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with _DIRECT.open(f"{base_url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(log_path: Path, lines: int = 40) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def server_log(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")
+
+
+def migrated_database(template: str, folder: Path) -> str:
+    """This server's database URL: a copy of the SQLite template, or the PostgreSQL one."""
+    if backends.POSTGRES:
+        return template
+    return backends.sqlite_copy(Path(template), folder)
+
+
+__all__ = [
+    "ServerFailed",
+    "migrated_database",
+    "running_server",
+    "seed_database",
+    "server_environment",
+    "server_log",
+    "uvicorn_cli_options",
+]
