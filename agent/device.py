@@ -90,6 +90,7 @@ class DeviceAgent:
         self.ack_wanted = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._producer: asyncio.Task[None] | None = None
 
     # -- activity ----------------------------------------------------------------------
 
@@ -211,16 +212,20 @@ class DeviceAgent:
         """Ask :meth:`run` to flush what it can and return."""
         self._stopping.set()
         self._wakeup.set()
+        if self._producer is not None:
+            self._producer.cancel()  # the learner stops now, so the final flush is final
 
     async def run(self) -> None:
         """Run until :meth:`stop`; raises :class:`FatalError` if retrying is futile."""
-        producer = asyncio.create_task(self._produce(self._source)) if self._source else None
+        if self._source is not None and not self._stopping.is_set():
+            self._producer = asyncio.create_task(self._produce(self._source))
         try:
             await self._connection_loop()
         finally:
-            if producer is not None:
-                producer.cancel()
-                await asyncio.gather(producer, return_exceptions=True)
+            if self._producer is not None:
+                self._producer.cancel()
+                await asyncio.gather(self._producer, return_exceptions=True)
+                self._producer = None
 
     async def _connection_loop(self) -> None:
         while not self._stopping.is_set():

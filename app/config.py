@@ -121,6 +121,9 @@ class Settings:
             "session_absolute_seconds": _int(
                 env, "PP_SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60, minimum=60
             ),
+            "limits": Limits(
+                ws_init_timeout_seconds=_int(env, "PP_WS_INIT_TIMEOUT_SECONDS", 10, minimum=1)
+            ),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -15,8 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-# Bounds connect and every round trip, so a dead or unreachable Redis never hangs the ingest.
-IO_TIMEOUT = 5.0
+IO_TIMEOUT = 5.0  # bounds connect and every round trip: a dead Redis never hangs the ingest
 # Memory mode is bounded without a background task: expired entries are swept at most once per
 # SWEEP_INTERVAL; past MAX_SEEN the oldest ids are forgotten (a duplicate may pass, none is lost).
 SWEEP_INTERVAL = 1.0
@@ -25,7 +24,8 @@ MAX_SEEN = 1_000_000
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # as the broker's: also in the client name
 _KEY = re.compile(r"[a-z0-9:_-]{1,200}")  # callers build keys from ints: no globs, no spaces
 _EVENT_ID = re.compile(r"[!-~]{1,64}")  # printable ASCII without spaces
-_T = TypeVar("_T")
+_Write = tuple[str, str, "TileUpdate"]  # (tile key, thumbnail key, update), both namespaced
+_TTLs = tuple[float, float, float]  # seconds: (tile, dedupe, thumbnail)
 
 
 class LiveStateUnavailable(Exception):
@@ -50,23 +50,18 @@ class Tile:
     thumbnail: bytes | None
 
 
-_Write = tuple[str, str, TileUpdate]  # (tile key, thumbnail key, update), both namespaced
-_TTLs = tuple[float, float, float]
-
-
 class MemoryStore:
     """The embedded mode's store: dicts with expiry on an injectable clock."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_seen: int = MAX_SEEN):
         self._clock, self._max_seen = clock, max_seen
-        self._tiles: dict[str, tuple[float, dict[str, str]]] = {}
-        self._thumbnails: dict[str, tuple[float, bytes]] = {}
+        self._values: dict[str, tuple[float, Any]] = {}  # (expiry, tile dict or thumbnail bytes)
         self._seen: dict[str, float] = {}  # insertion order is expiry order: one TTL
         self._open, self._swept = False, -math.inf
 
     def size(self) -> int:
         """Entries held, expired or not: what the sweep and the cap bound."""
-        return len(self._tiles) + len(self._thumbnails) + len(self._seen)
+        return len(self._values) + len(self._seen)
 
     async def open(self) -> None:
         self._open = True
@@ -92,26 +87,25 @@ class MemoryStore:
     async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
         now = self._now()
         for key, thumbnail_key, update in writes:
-            fields = _alive(self._tiles, key, now) or {}
+            fields = self._alive(key, now) or {}
             fields.update(update.fields)
             for name, by in update.increments.items():  # int() raises ValueError, as HINCRBY
                 fields[name] = str(int(fields.get(name, "0")) + by)
             if fields:  # as in Redis: no empty hash, so a bare TTL refresh creates nothing
-                self._tiles[key] = (now + tile_ttl, fields)
+                self._values[key] = (now + tile_ttl, fields)
             if update.thumbnail is not None:
-                self._thumbnails[thumbnail_key] = (now + thumbnail_ttl, update.thumbnail)
+                self._values[thumbnail_key] = (now + thumbnail_ttl, update.thumbnail)
 
     async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
         now = self._now()
-        hashes = [_alive(self._tiles, key, now) for key in keys]
-        thumbs = [_alive(self._thumbnails, k, now) for k in thumb_keys] or [None] * len(keys)
+        hashes = [self._alive(key, now) for key in keys]
+        thumbs = [self._alive(key, now) for key in thumb_keys] or [None] * len(keys)
         return [Tile(dict(h), t) if h else None for h, t in zip(hashes, thumbs, strict=True)]
 
     async def delete(self, keys: list[str]) -> None:
         self._now()
         for key in keys:
-            self._tiles.pop(key, None)
-            self._thumbnails.pop(key, None)
+            self._values.pop(key, None)
 
     def _now(self) -> float:
         if not self._open:
@@ -119,12 +113,16 @@ class MemoryStore:
         now = self._clock()
         if now - self._swept >= SWEEP_INTERVAL:
             self._swept = now
-            for entries in (self._tiles, self._thumbnails):
-                for key in [k for k, (expires, _) in entries.items() if expires <= now]:
-                    del entries[key]
+            for key in [k for k, (expires, _) in self._values.items() if expires <= now]:
+                del self._values[key]
             while self._seen and self._seen[first := next(iter(self._seen))] <= now:
                 del self._seen[first]
         return now
+
+    def _alive(self, key: str, now: float) -> Any:
+        if key in self._values and self._values[key][0] <= now:
+            del self._values[key]  # expired: gone, as in Redis
+        return self._values[key][1] if key in self._values else None
 
 
 class RedisStore:
@@ -160,13 +158,13 @@ class RedisStore:
     async def ping(self) -> None:
         pipe = self._pipeline()
         pipe.ping()
-        await _execute(pipe, "PING")
+        await self._execute(pipe, "PING")
 
     async def claim(self, keys: list[str], ttl: float) -> list[bool]:
         pipe = self._pipeline()
         for key in keys:  # a repeat within the batch finds the key its first SET made
             pipe.set(key, b"1", nx=True, px=round(ttl * 1000))
-        return [bool(result) for result in await _execute(pipe, "SET NX")]
+        return [bool(result) for result in await self._execute(pipe, "SET NX")]
 
     async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
         # MULTI/EXEC (one round trip): a cut connection never leaves a tile without its PEXPIRE.
@@ -179,7 +177,7 @@ class RedisStore:
             pipe.pexpire(key, round(tile_ttl * 1000))
             if update.thumbnail is not None:
                 pipe.set(thumbnail_key, update.thumbnail, px=round(thumbnail_ttl * 1000))
-        await _execute(pipe, "tile update")
+        await self._execute(pipe, "tile update")
 
     async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
         pipe = self._pipeline()
@@ -187,7 +185,7 @@ class RedisStore:
             pipe.hgetall(key)
         for key in thumb_keys:  # none when not asked for
             pipe.get(key)
-        results = await _execute(pipe, "tile read")
+        results = await self._execute(pipe, "tile read")
         thumbnails = results[len(keys) :] or [None] * len(keys)
         decoded = [{k.decode(): v.decode() for k, v in h.items()} for h in results[: len(keys)]]
         return [Tile(h, t) if h else None for h, t in zip(decoded, thumbnails, strict=True)]
@@ -195,19 +193,29 @@ class RedisStore:
     async def delete(self, keys: list[str]) -> None:
         pipe = self._pipeline()
         pipe.delete(*keys)
-        await _execute(pipe, "DEL")
+        await self._execute(pipe, "DEL")
 
     def _pipeline(self, *, transaction: bool = False) -> Pipeline:
         if self._client is None:
             raise LiveStateUnavailable("live state is not open")
         return self._client.pipeline(transaction=transaction)
 
+    @staticmethod
+    async def _execute(pipe: Pipeline, what: str) -> list[Any]:
+        try:
+            return await pipe.execute()
+        except ResponseError as exc:
+            if "not an integer" in str(exc):  # HINCRBY on a text field: the caller's bug
+                raise ValueError(f"tile field is not an integer: {exc}") from exc
+            raise LiveStateUnavailable(f"Redis {what} failed: {exc}") from exc
+        except (RedisError, OSError) as exc:  # connection, timeout, auth, OOM, READONLY
+            raise LiveStateUnavailable(f"Redis {what} failed: {exc!r}") from exc
+
 
 class LiveState:
-    """Tiles (latest-wins hashes with a TTL) and seen event ids, namespaced per deployment."""
+    """Tiles (latest-wins hashes with a TTL) and seen event ids; usually built by `from_url`."""
 
     def __init__(self, store: MemoryStore | RedisStore, namespace: str, ttls: _TTLs) -> None:
-        """Prefer `from_url`; `ttls` are (tile, dedupe, thumbnail) seconds."""
         if not _NAMESPACE.fullmatch(namespace):
             raise ValueError(f"namespace must match {_NAMESPACE.pattern}, got {namespace!r}")
         if not all(0.001 <= ttl < math.inf for ttl in ttls):  # Redis counts milliseconds
@@ -250,9 +258,8 @@ class LiveState:
         A repeat inside the batch is False after its first. After `LiveStateUnavailable` the ids
         may or may not be recorded: process them anyway (a duplicate is harmless, a loss is not).
         """
-        [device] = _valid([device_key], _KEY)
-        ids = _valid(event_ids, _EVENT_ID)
-        keys = [f"{self.namespace}:seen:v1:{device}:{event_id}" for event_id in ids]
+        _valid([device_key], _KEY)
+        keys = [f"{self.namespace}:seen:v1:{device_key}:{i}" for i in _valid(event_ids, _EVENT_ID)]
         return await self.store.claim(keys, self._dedupe_ttl)
 
     async def update_tiles(self, updates: Sequence[TileUpdate]) -> None:
@@ -287,23 +294,6 @@ def _valid(values: Sequence[str], pattern: re.Pattern[str]) -> Sequence[str]:
         if not isinstance(value, str) or not pattern.fullmatch(value):
             raise ValueError(f"{value!r} does not match {pattern.pattern}")
     return values
-
-
-def _alive(entries: dict[str, tuple[float, _T]], key: str, now: float) -> _T | None:
-    if key in entries and entries[key][0] <= now:
-        del entries[key]  # expired: gone, as in Redis
-    return entries[key][1] if key in entries else None
-
-
-async def _execute(pipe: Pipeline, what: str) -> list[Any]:
-    try:
-        return await pipe.execute()
-    except ResponseError as exc:
-        if "not an integer" in str(exc):  # HINCRBY on a text field: the caller's bug
-            raise ValueError(f"tile field is not an integer: {exc}") from exc
-        raise LiveStateUnavailable(f"Redis {what} failed: {exc}") from exc
-    except (RedisError, OSError) as exc:  # connection, timeout, auth, OOM, READONLY
-        raise LiveStateUnavailable(f"Redis {what} failed: {exc!r}") from exc
 
 
 __all__ = ["LiveState", "LiveStateUnavailable", "MemoryStore", "RedisStore", "Tile", "TileUpdate"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from realtime.broker import Broker
     from realtime.live_state import LiveState
     from resolvers.audit import AuditLog
+    from resolvers.auth import SignedIn
     from resolvers.classroom import WatchAccess
     from resolvers.device_state import DeviceDirectory
     from resolvers.history import HistoryWriter
-    from resolvers.auth import SignedIn
     from resolvers.keyring import Keyring
     from resolvers.loaders import Loaders
 
@@ -91,8 +91,10 @@ class Context:
     services: Services
     viewer: Viewer | None = None
     request: RequestInfo = field(default_factory=RequestInfo)
-    #: Learner fields read in this operation: flushed to the audit trail as one event.
-    reads: dict[str, set[str]] = field(default_factory=dict)
+    #: Learner fields read in this operation, and the learners they were read from: flushed to
+    #: the audit trail as one event (names and ids only, never values).
+    read_fields: set[str] = field(default_factory=set)
+    read_ids: set[uuid.UUID] = field(default_factory=set)
     #: Set by ``login`` and ``logout`` so the HTTP view can set or clear the session cookie.
     new_session: SignedIn | None = None
     end_session: bool = False
@@ -117,7 +119,19 @@ class Context:
         return self._loaders
 
     def note_read(self, learner_id: uuid.UUID, field_name: str) -> None:
-        self.reads.setdefault(field_name, set()).add(str(learner_id))
+        self.read_fields.add(field_name)
+        self.read_ids.add(learner_id)
+
+    def note_reads(self, learner_id: uuid.UUID, field_names: Iterable[str]) -> None:
+        self.read_fields.update(field_names)
+        self.read_ids.add(learner_id)
+
+    def take_reads(self) -> tuple[list[str], list[str]]:
+        """(learner ids, field names) read so far, sorted; and start afresh."""
+        ids = sorted({str(i) for i in self.read_ids})
+        fields = sorted(self.read_fields)
+        self.read_ids, self.read_fields = set(), set()
+        return ids, fields
 
 
 __all__ = ["Context", "PrincipalKind", "RequestInfo", "Services", "Viewer"]

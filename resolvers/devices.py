@@ -9,6 +9,8 @@ from tortoise.transactions import in_transaction
 
 from app.security.tokens import TokenKind, new_token
 from models.devices import Device, Platform
+from realtime import channels
+from realtime.events import Revoked
 from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
@@ -82,6 +84,9 @@ async def revoke_device(ctx: Context, device_id: int) -> Device:
                 target_ids=[str(device.id)],
             )
         )
+    # Its websocket closes now, in whichever process holds it.
+    await ctx.services.broker.publish(channels.revocations(), Revoked(devices=[device.id]).encode())
+    ctx.services.devices.forget(device.school_id)
     return device
 
 

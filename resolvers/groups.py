@@ -16,6 +16,7 @@ from models.staff import Membership, Role
 from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
+from resolvers.classroom import announce_access_change
 from resolvers.context import Context
 from resolvers.pagination import Page, paginate
 
@@ -193,6 +194,9 @@ async def assign_teacher(ctx: Context, group_id: int, user_id: int, assign: bool
         await ctx.services.audit.record(
             entry_for(viewer, ctx.request, action, target_type="user", target_ids=[str(user_id)])
         )
+    if not assign:
+        # Their live views of this class end now, in every process.
+        await announce_access_change(ctx, viewer.school_id, [group.id])
     return group
 
 

@@ -100,12 +100,22 @@ async def start_lesson(
     return lesson
 
 
-async def end_lesson(ctx: Context, lesson_id: int) -> Lesson:
-    viewer, _ = access.require(ctx, Op.CONTROL_CLASSROOM)
+async def get_lesson(ctx: Context, lesson_id: int, op: Op = Op.WATCH_CLASSROOM) -> Lesson:
+    """A lesson of a group the viewer may watch (or control); NOT_FOUND otherwise."""
+    viewer, _ = access.require(ctx, op)
     lesson = await Lesson.get_or_none(id=lesson_id, school_id__in=viewer.school_ids)
     if lesson is None:
         raise NotFound("Lesson not found.")
-    await access.require_group(ctx, lesson.group_id, Op.CONTROL_CLASSROOM)
+    try:
+        await access.require_group(ctx, lesson.group_id, op)
+    except NotFound:
+        raise NotFound("Lesson not found.") from None
+    return lesson
+
+
+async def end_lesson(ctx: Context, lesson_id: int) -> Lesson:
+    viewer, _ = access.require(ctx, Op.CONTROL_CLASSROOM)
+    lesson = await get_lesson(ctx, lesson_id, Op.CONTROL_CLASSROOM)
     now = ctx.services.now()
     if lesson.ended_at is None and lesson.ends_at > now:
         async with in_transaction():
@@ -160,6 +170,7 @@ __all__ = [
     "active_lesson",
     "active_lessons_query",
     "end_lesson",
+    "get_lesson",
     "school_rules",
     "set_school_rules",
     "start_lesson",

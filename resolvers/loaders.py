@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.expressions import Subquery
 
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import ExternalId, Learner
@@ -65,8 +66,10 @@ class Loaders:
 
         async def learners_by_group(ids: Sequence[int]) -> list[list[Learner]]:
             reachable = {g.id for g in await access.groups(ctx).filter(id__in=set(ids))}
+            # A group's learners are learners: the viewer needs READ_LEARNERS reach over each.
+            visible = Subquery(access.learners(ctx).values("id"))
             links = (
-                await Enrolment.filter(group_id__in=reachable)
+                await Enrolment.filter(group_id__in=reachable, learner_id__in=visible)
                 .order_by("learner__family_name", "learner__given_name", "learner_id")
                 .prefetch_related("learner")
             )
@@ -75,6 +78,7 @@ class Loaders:
             )
 
         async def teachers_by_group(ids: Sequence[int]) -> list[list[User]]:
+            access.require(ctx, access.Op.READ_STAFF)  # staff details are not a partner's
             reachable = {g.id for g in await access.groups(ctx).filter(id__in=set(ids))}
             links = (
                 await TeachingAssignment.filter(group_id__in=reachable)

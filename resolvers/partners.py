@@ -10,6 +10,8 @@ from tortoise.transactions import in_transaction
 from app.errors import InvalidInput
 from app.security.tokens import TokenKind, new_token
 from models.partners import ApiKey, ApiKeyGrant, Scope
+from realtime import channels
+from realtime.events import Revoked
 from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
@@ -92,6 +94,7 @@ async def revoke_api_key(ctx: Context, key_id: int) -> ApiKey:
                 target_ids=[str(key.id)],
             )
         )
+    await ctx.services.broker.publish(channels.revocations(), Revoked(api_keys=[key.id]).encode())
     return key
 
 

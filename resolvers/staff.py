@@ -15,6 +15,7 @@ from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.auth import revoke_sessions
+from resolvers.classroom import announce_access_change
 from resolvers.context import Context, Services
 from resolvers.pagination import Page, paginate
 
@@ -131,6 +132,7 @@ async def update_staff(
     if end_sessions:
         # A privilege change takes effect now, not when the old session expires (AUTHN-12).
         await revoke_sessions(ctx.services, user_id=user.id)
+        await announce_access_change(ctx, viewer.school_id, [])
     return user
 
 

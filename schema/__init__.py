@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Limits
 from schema.audit import AuditQuery
+from schema.auth import AuthMutation, AuthQuery
 from schema.classroom.device import DeviceProtocolMutation, DeviceProtocolSubscription
 from schema.classroom.teacher import ClassroomMutation, ClassroomQuery, ClassroomSubscription
-from schema.auth import AuthMutation, AuthQuery
 from schema.devices import DeviceMutation, DeviceQuery
-from schema.extensions import AuditReads, DocumentLimits, should_mask_error
+from schema.extensions import AuditReads, CheckedDocuments, DocumentLimits, should_mask_error
 from schema.groups import GroupMutation, GroupQuery
 from schema.learners import LearnerMutation, LearnerQuery
 from schema.node import NodeQuery
@@ -62,20 +62,40 @@ class Subscription(ClassroomSubscription, DeviceProtocolSubscription):
     pass
 
 
+def hardening_rules(limits: Limits, *, introspection: bool) -> tuple[type[ASTValidationRule], ...]:
+    """The depth, alias and introspection rules, as strawberry's limiters make them.
+
+    Built once per schema: the limiter extensions would make new rule classes on every request,
+    so no two requests would share a validated document.
+    """
+    limiters: list[DisableIntrospection | QueryDepthLimiter | MaxAliasesLimiter] = [
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+    ]
+    if not introspection:
+        limiters.insert(0, DisableIntrospection())
+    return tuple(rule for limiter in limiters for rule in limiter.validation_rules)
+
+
 def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.Schema:
-    """The schema with hardening on; introspection only when asked (development)."""
+    """The schema with hardening on; introspection only when asked (development).
+
+    Each distinct document text is parsed and validated once (bounded, see
+    :class:`CheckedDocuments`); the limits are part of that validation.
+    """
+    rules = hardening_rules(limits, introspection=introspection)
+    checked = CheckedDocuments()
     extensions: list = [  # type: ignore[type-arg]
         lambda: DocumentLimits(
-            max_directives=limits.max_directives, max_chars=limits.max_query_chars
+            max_directives=limits.max_directives,
+            max_chars=limits.max_query_chars,
+            max_tokens=limits.max_tokens,
+            rules=rules,
+            checked=checked,
         ),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         AuditReads,
         lambda: MaskErrors(should_mask_error=should_mask_error),
     ]
-    if not introspection:
-        extensions.insert(1, DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

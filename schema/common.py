@@ -44,24 +44,24 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, str]:
 
 def parse_int_id(global_id: str, type_name: str, field: str = "id") -> int:
     kind, key = from_global_id(global_id, field)
+    # A well-formed id of another type names nothing of this type: exactly like a random id.
+    if kind != type_name:
+        raise NotFound(f"{type_name} not found.")
     if not (key.isascii() and key.isdigit()) or len(key) > 18:
         raise InvalidInput(field, f"`{field}` is not a valid id.", reason="MALFORMED_ID")
-    # A well-formed id of another type, or beyond any key a row can have, names nothing:
-    # exactly like a random id.
-    if kind != type_name or int(key) > MAX_INT_KEY:
+    if int(key) > MAX_INT_KEY:
         raise NotFound(f"{type_name} not found.")
     return int(key)
 
 
 def parse_uuid_id(global_id: str, type_name: str, field: str = "id") -> uuid.UUID:
     kind, key = from_global_id(global_id, field)
-    try:
-        value = uuid.UUID(key)
-    except ValueError:
-        raise InvalidInput(field, f"`{field}` is not a valid id.", reason="MALFORMED_ID") from None
     if kind != type_name:
         raise NotFound(f"{type_name} not found.")
-    return value
+    try:
+        return uuid.UUID(key)
+    except ValueError:
+        raise InvalidInput(field, f"`{field}` is not a valid id.", reason="MALFORMED_ID") from None
 
 
 @strawberry.interface(description="An object with a stable, opaque global id.")

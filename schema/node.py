@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from app.errors import NotFound
-from resolvers import access, learners
+from resolvers import access, learners, lessons
 from resolvers.access import Op
 from schema.common import Info, Node, from_global_id, parse_int_id, parse_uuid_id
+from schema.classroom.types import Lesson
 from schema.devices import Device
 from schema.groups import Group
 from schema.learners import Learner
@@ -36,6 +37,8 @@ async def resolve_node(info: Info, global_id: str) -> Node:
         )
         if row is not None:
             return School.from_model(row)
+    if kind == "Lesson":
+        return Lesson.from_model(await lessons.get_lesson(ctx, parse_int_id(global_id, kind)))
     if kind == "Device":
         return Device.from_model(await access.require_device(ctx, parse_int_id(global_id, kind)))
     if kind == "ApiKey":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +16,16 @@ from websockets.typing import Subprotocol
 Message = dict[str, Any]
 
 
-async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Wait (polling briefly) until ``predicate()`` is true; fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+async def eventually(predicate: Callable[[], object], within: float = 5.0) -> None:
+    """Wait (polling briefly) until ``predicate()`` is true; fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        # Polling, not an Event: the predicates look at state no single event covers.
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+def seeded(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 - test determinism, not secrets
 
 
 class FakeClock:
@@ -184,12 +190,17 @@ class FakeServer:
                 await ws.close(1011, "scripted failure before answering")
                 return
             results = [
-                {"eventId": e["eventId"], "status": self.status_for(e), "blocked": False,
-                 "reason": None}
+                {
+                    "eventId": e["eventId"],
+                    "status": self.status_for(e),
+                    "blocked": False,
+                    "reason": None,
+                }
                 for e in events
             ]
             payload = {"results": results, "errors": self.report_errors}
+            self.report_errors = []  # one-shot, like a bad field in one batch
             await self._reply(ws, op_id, {"data": {"reportActivity": payload}})
 
 
-__all__ = ["FakeClock", "FakeServer", "FakeSleep", "Message", "eventually"]
+__all__ = ["FakeClock", "FakeServer", "FakeSleep", "Message", "eventually", "seeded"]

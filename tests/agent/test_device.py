@@ -19,7 +19,7 @@ BITESIZE = "https://www.bbc.co.uk/bitesize/subjects/z38pycw"
 
 
 def policy_command(**policy: object) -> dict[str, object]:
-    body = {
+    body: dict[str, object] = {
         "version": "v1", "mode": "BLOCK_LIST", "lessonEndsAt": None, "allowDomains": [],
         "allowUrlPrefixes": [], "allowApps": [], "blockDomains": [], "blockUrlPrefixes": [],
         "blockApps": [],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -92,7 +93,7 @@ def verifier(services: Services, monkeypatch: pytest.MonkeyPatch) -> VerifySpy:
 
 
 @pytest.fixture
-async def throttle(services: Services, settings: Settings, clock: Clock) -> Throttle:
+async def throttle(services: Services, settings: Settings, clock: Clock) -> AsyncIterator[Throttle]:
     """The app's throttle, but reading the test clock (whole seconds, so backoffs are exact)."""
     clock.now = clock.now.replace(microsecond=0)
     original = services.throttle
@@ -102,8 +103,11 @@ async def throttle(services: Services, settings: Settings, clock: Clock) -> Thro
         policy_by_scope={"address": ADDRESS_POLICY},
         clock=lambda: clock.now.timestamp(),
     )
-    await original.aclose()
-    return services.throttle  # the services fixture closes whichever throttle is current
+    try:
+        yield services.throttle
+    finally:
+        await services.throttle.aclose()
+        services.throttle = original  # the services fixture closes the one it built
 
 
 async def login_from(

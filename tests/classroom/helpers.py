@@ -1,0 +1,169 @@
+"""Shared builders and bounded waits for the classroom tests (no fixed sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import itertools
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from graphql import ExecutionResult
+
+from models.devices import Device
+from models.groups import TeachingGroup
+from models.learners import Learner
+from models.schools import School
+from models.staff import Role, User
+from resolvers.context import PrincipalKind, Services, Viewer
+from schema.common import to_global_id
+from tests import factories
+from tests.conftest import SCHEMA, context_for
+
+#: Upper bound for anything the tests wait for; a healthy run needs a small fraction of it.
+TIMEOUT = 5.0
+STEP = 0.01
+_event_ids = itertools.count(1)
+
+Stream = AsyncGenerator[ExecutionResult, None]
+
+
+def device_viewer(device: Device, learner: Learner | None) -> Viewer:
+    """The viewer an enrolled device's token authenticates as."""
+    return Viewer(
+        PrincipalKind.DEVICE,
+        device.school_id,
+        frozenset({device.school_id}),
+        device_id=device.id,
+        learner_id=learner.id if learner else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pupil:
+    learner: Learner
+    device: Device
+    viewer: Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class Class:
+    """A school with one teacher teaching one group of pupils, each with a device."""
+
+    school: School
+    teacher: User
+    teacher_viewer: Viewer
+    group: TeachingGroup
+    pupils: list[Pupil]
+
+    @property
+    def pupil(self) -> Pupil:
+        return self.pupils[0]
+
+    @property
+    def group_id(self) -> str:
+        return to_global_id("Group", self.group.id)
+
+
+async def a_pupil(services: Services, school: School, **fields: Any) -> Pupil:
+    learner = await factories.learner(services, school, **fields)
+    device, _ = await factories.device(school, learner_row=learner)
+    return Pupil(learner, device, device_viewer(device, learner))
+
+
+async def a_class(
+    services: Services, *, pupils: int = 1, school: School | None = None, **group: Any
+) -> Class:
+    school = school or await factories.school(services)
+    teacher = await factories.staff(school, Role.TEACHER)
+    members = [await a_pupil(services, school) for _ in range(pupils)]
+    row = await factories.group(
+        school, teachers=[teacher], learners=[p.learner for p in members], **group
+    )
+    return Class(school, teacher, factories.viewer(teacher, school, Role.TEACHER), row, members)
+
+
+def event(kind: str, at: datetime, *, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """One `ActivityEventInput` as GraphQL variables; fields use the schema's camelCase."""
+    return {
+        "eventId": event_id or f"evt-{next(_event_ids)}",
+        "occurredAt": at.isoformat(),
+        "kind": kind,
+        **fields,
+    }
+
+
+def jpeg(size: int = 64) -> bytes:
+    """Bytes that pass the ingest's JPEG check (the SOI marker), ``size`` long."""
+    return b"\xff\xd8\xff\xe0" + b"\x00" * (size - 4)
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def ok(result: ExecutionResult) -> dict[str, Any]:
+    """The data of a result that must have no top-level errors."""
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data
+
+
+def error_code(result: ExecutionResult) -> object:
+    assert result.errors, result
+    return (result.errors[0].extensions or {}).get("code")
+
+
+async def wait_until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Poll ``condition`` every STEP seconds; fail after TIMEOUT instead of sleeping blindly."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            value = condition()
+            if await value if inspect.isawaitable(value) else value:
+                return
+            await asyncio.sleep(STEP)
+
+
+async def subscribe(
+    services: Services, viewer: Viewer | None, document: str, **variables: Any
+) -> Stream:
+    """A schema-level subscription stream as ``viewer``; wrap it in ``aclosing``."""
+    stream = await SCHEMA.subscribe(
+        document, variable_values=variables, context_value=context_for(services, viewer)
+    )
+    assert inspect.isasyncgen(stream), stream
+    return stream
+
+
+async def receive(stream: Stream) -> ExecutionResult:
+    """The stream's next result, or a failure after TIMEOUT."""
+    async with asyncio.timeout(TIMEOUT):
+        return await anext(stream)
+
+
+async def receive_after(
+    stream: Stream, ready: Callable[[], bool], trigger: Callable[[], Awaitable[object]]
+) -> ExecutionResult:
+    """Wait for the stream to be subscribed (``ready``), run ``trigger``, return what arrives."""
+    pending = asyncio.ensure_future(anext(stream))
+    try:
+        await wait_until(lambda: ready() or pending.done())
+        await trigger()
+        async with asyncio.timeout(TIMEOUT):
+            return await pending
+    finally:
+        if not pending.done():
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+async def ended(stream: Stream) -> bool:
+    """True when the stream has finished (its next step raises StopAsyncIteration)."""
+    try:
+        await receive(stream)
+    except StopAsyncIteration:
+        return True
+    return False
