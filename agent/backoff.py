@@ -1,8 +1,10 @@
-"""Reconnect delays: exponential backoff with jitter, reset once a connection proves stable."""
+"""Pacing: reconnect backoff with jitter, and a token bucket for outgoing messages."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
 
 class Backoff:
@@ -47,4 +49,25 @@ class Backoff:
             self.reset()
 
 
-__all__ = ["Backoff"]
+class Pacer:
+    """A token bucket: up to ``burst`` messages at once, then ``rate`` a second.
+
+    The server closes a socket that sends much over 2 messages a second (1008), and
+    draining a full offline buffer would otherwise send 100 batches back to back.
+    """
+
+    def __init__(
+        self, rate: float = 1.5, burst: int = 60, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens, self._last = float(burst), clock()
+
+    def delay(self) -> float:
+        """Take a token; how long to wait before sending (0.0 when one was ready)."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate) - 1
+        self._last = now
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+__all__ = ["Backoff", "Pacer"]

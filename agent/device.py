@@ -14,10 +14,10 @@ from typing import Any
 
 from agent import protocol
 from agent.activity import BROWSER, ActivitySource, Attempt
-from agent.backoff import Backoff
-from agent.errors import FatalError, ProtocolError
+from agent.backoff import Backoff, Pacer
+from agent.errors import TOO_BIG, FatalError, ProtocolError
 from agent.outbox import Outbox, encoded_size
-from agent.policy import LocalPolicy
+from agent.policy import LocalPolicy, normalise_url
 from agent.session import REPORT_MUTATION, Session
 
 FLUSH_AT = 50
@@ -74,7 +74,7 @@ class DeviceAgent:
         # Leave room for the envelope and query around the events list.
         room = max_message_bytes - encoded_size(REPORT_MUTATION) - 256
         self.outbox = Outbox(max_buffer, max_batch=100, max_batch_bytes=room)
-        self.backoff = Backoff(rng=rng)
+        self.backoff, self.pacer = Backoff(rng=rng), Pacer()
         self.policy = LocalPolicy()
         self.locked = False
         self.current_url: str | None = None
@@ -170,6 +170,9 @@ class DeviceAgent:
                 log.error("%s: malformed policy ignored: %s", self.name, exc)
                 return
             log.info("%s: policy %s (mode %s)", self.name, self.policy.version, self.policy.mode)
+            if self.current_url and not self.policy.check(url=self.current_url).allowed:
+                # What an enforcing browser does when a page becomes forbidden: close it.
+                self.current_url = self.current_title = None
             return
         if not isinstance(command_id, str):
             log.error("%s: command without an id ignored: %r", self.name, command)
@@ -198,7 +201,11 @@ class DeviceAgent:
             if self.perform(Attempt("URL_VISIT", app=BROWSER, url=command["url"])) is None:
                 log.info("%s: OPEN_URL ignored while locked", self.name)
         elif kind == "CLOSE_TAB":
-            self.current_url = self.current_title = None
+            # With a url, only a tab showing that page (or below it) closes.
+            wanted = command.get("url")
+            here = normalise_url(self.current_url or "")
+            if not isinstance(wanted, str) or here.startswith(normalise_url(wanted)):
+                self.current_url = self.current_title = None
         elif kind == "MESSAGE":
             self.messages.append(str(command.get("message") or ""))
             log.info("%s: message from teacher: %s", self.name, command.get("message"))
@@ -245,6 +252,8 @@ class DeviceAgent:
                 raise
             except ProtocolError as exc:
                 log.warning("%s: %s; %d events buffered", self.name, exc, len(self.outbox))
+                if exc.code == TOO_BIG:
+                    self.outbox.shrink()
             finally:
                 self.connected.clear()
             if up_since is not None:

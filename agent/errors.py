@@ -8,7 +8,9 @@ SUBPROTOCOL = "graphql-transport-ws"
 #: Closes that mean the token was refused: retrying cannot help (graphql-platform.md §1).
 REJECTED_CODES = frozenset({4403})
 #: Closes that mean our own frames were wrong; retrying would repeat the bug.
-CLIENT_BUG_CODES = frozenset({4400, 4401, 4406, 4409, 4429, 1002, 1003, 1007, 1009, 1010})
+CLIENT_BUG_CODES = frozenset({4400, 4401, 4406, 4409, 4429, 1002, 1003, 1007, 1010})
+#: "Message too big": retried, with smaller batches (see ``Outbox.shrink``).
+TOO_BIG = 1009
 
 
 class ProtocolError(Exception):
@@ -65,6 +67,7 @@ __all__ = [
     "CLIENT_BUG_CODES",
     "REJECTED_CODES",
     "SUBPROTOCOL",
+    "TOO_BIG",
     "ClientBug",
     "ConnectionLost",
     "ConnectionRejected",

@@ -27,11 +27,8 @@ class Outbox:
     ) -> None:
         if max_events < 1 or max_batch < 1:
             raise ValueError("max_events and max_batch must be positive")
-        self.max_events, self.max_batch, self.max_batch_bytes = (
-            max_events,
-            max_batch,
-            max_batch_bytes,
-        )
+        self.max_events, self.max_batch = max_events, max_batch
+        self.max_batch_bytes = max_batch_bytes
         self._events: OrderedDict[str, tuple[Event, int]] = OrderedDict()
         self.dropped = 0
         self.oversized = 0
@@ -42,9 +39,7 @@ class Outbox:
     def __contains__(self, event_id: object) -> bool:
         return event_id in self._events
 
-    def add(self, event: Event) -> bool:
-        """Queue an event; False if even without its thumbnail it can never be sent."""
-        size = encoded_size(event)
+    def _fit(self, event: Event, size: int) -> tuple[Event, int] | None:
         if size > self.max_batch_bytes and event.get("thumbnail"):
             log.warning("event %s: thumbnail dropped, message too large", event["eventId"])
             event = {**event, "thumbnail": None}
@@ -52,8 +47,15 @@ class Outbox:
         if size > self.max_batch_bytes:
             self.oversized += 1
             log.warning("event %s dropped: %d bytes is over the limit", event["eventId"], size)
+            return None
+        return event, size
+
+    def add(self, event: Event) -> bool:
+        """Queue an event; False if even without its thumbnail it can never be sent."""
+        fitted = self._fit(event, encoded_size(event))
+        if fitted is None:
             return False
-        self._events[event["eventId"]] = (event, size)
+        self._events[event["eventId"]] = fitted
         if len(self._events) > self.max_events:
             self._events.popitem(last=False)
             self.dropped += 1
@@ -63,6 +65,17 @@ class Outbox:
                     "outbox full (%d): %d oldest events dropped", self.max_events, self.dropped
                 )
         return True
+
+    def shrink(self, floor: int = 4_096) -> None:
+        """Halve the byte budget (the server closed 1009: its limit is lower than we thought)
+        and refit what is queued, so no batch can be too large again."""
+        self.max_batch_bytes = max(floor, self.max_batch_bytes // 2)
+        for event_id, (event, size) in list(self._events.items()):
+            fitted = self._fit(event, size)
+            if fitted is None:
+                del self._events[event_id]
+            else:
+                self._events[event_id] = fitted
 
     def batch(self) -> list[Event]:
         """The oldest events that fit one message; they stay queued until :meth:`settle`."""

@@ -31,10 +31,23 @@ SETTLED = frozenset({"ACCEPTED", "DUPLICATE", "REJECTED"})
 #: A payload error's ``field`` naming one event of the batch, e.g. ``events.3.thumbnail``.
 EVENT_FIELD = re.compile(r"(?:^|\.)events\.(\d+)(?:\.|$)")
 MAX_ACK_IDS = 100
+AUTH_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
 #: How long a final flush on shutdown may take.
 STOP_FLUSH_TIMEOUT = 5.0
 
 log = logging.getLogger(__name__)
+
+
+def check_credentials(errors: Any) -> None:
+    """Top-level errors saying our token no longer counts (revoked device) end the socket.
+
+    Resubscribing on the same socket would fail the same way forever; a fresh connection
+    lets the server refuse the token at ``connection_init`` (4403), which stops the agent.
+    """
+    for error in errors if isinstance(errors, list) else []:
+        code = ((error.get("extensions") or {}) if isinstance(error, dict) else {}).get("code")
+        if code in AUTH_CODES:
+            raise ConnectionLost(f"server says {code}: {error_text([error])}; reconnecting")
 
 
 def error_text(errors: Any) -> str:
@@ -51,6 +64,13 @@ class Session:
 
     def __init__(self, agent: DeviceAgent, conn: GraphQLWebSocket) -> None:
         self.agent, self.conn = agent, conn
+
+    async def send(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Run a mutation over the socket, no faster than the server allows."""
+        wait = self.agent.pacer.delay()
+        if wait:
+            await asyncio.sleep(wait)  # real time: the server's limit is in real seconds
+        return await self.conn.execute(query, variables, time_limit=self.agent.request_timeout)
 
     async def run(self) -> None:
         """Return when the agent stops; raise the connection's failure otherwise."""
@@ -95,6 +115,7 @@ class Session:
                 if isinstance(command, dict):
                     self.agent.handle_command(command)
                 if payload.get("errors"):
+                    check_credentials(payload["errors"])
                     # Strawberry follows an errored `next` with `complete`; wait for it so the
                     # id is free again, or resubscribing as "commands" would be closed 4409.
                     await self._drain(op)
@@ -103,6 +124,7 @@ class Session:
                     log.error("%s: malformed command payload %r", self.agent.name, payload)
         except OperationError as exc:
             await self.conn.stop(op)
+            check_credentials(exc.errors)
             return str(exc)
         return "completed by the server"
 
@@ -126,9 +148,8 @@ class Session:
             ids = list(agent.pending_acks)[:MAX_ACK_IDS]
             if not ids:
                 continue
-            result = await self.conn.execute(
-                ACK_MUTATION, {"ids": ids}, time_limit=agent.request_timeout
-            )
+            result = await self.send(ACK_MUTATION, {"ids": ids})
+            check_credentials(result.get("errors"))
             payload = (result.get("data") or {}).get("acknowledgeDeviceCommands")
             problems = error_text(result.get("errors")) or error_text(
                 payload.get("errors") if isinstance(payload, dict) else None
@@ -163,17 +184,15 @@ class Session:
     async def flush(self) -> None:
         """Send everything buffered, batch after batch, while the server makes progress."""
         outbox = self.agent.outbox
-        while len(outbox):
-            batch = outbox.batch()
-            result = await self.conn.execute(
-                REPORT_MUTATION, {"input": {"events": batch}}, time_limit=self.agent.request_timeout
-            )
+        while batch := outbox.batch():
+            result = await self.send(REPORT_MUTATION, {"input": {"events": batch}})
             if not self.settle(batch, result):
                 return  # refused as a whole (rate limit…): keep them for the next tick
 
     def settle(self, batch: list[dict[str, Any]], result: dict[str, Any]) -> int:
         """Forget the events the server answered for; the count of them."""
         agent, outbox, settled = self.agent, self.agent.outbox, 0
+        check_credentials(result.get("errors"))
         payload = (result.get("data") or {}).get("reportActivity")
         if result.get("errors"):
             log.warning("%s: report refused: %s", agent.name, error_text(result["errors"]))
@@ -205,5 +224,6 @@ __all__ = [
     "COMMANDS_QUERY",
     "REPORT_MUTATION",
     "Session",
+    "check_credentials",
     "error_text",
 ]

@@ -154,7 +154,9 @@ async def cmd_rotate_keys(args: argparse.Namespace) -> int:
     from resolvers.rotation import rotate_keys
 
     async with open_services(_settings()) as services:
-        report = await rotate_keys(services, school_slug=args.school, batch=args.batch)
+        report = await rotate_keys(
+            services, school_slug=args.school, batch=args.batch, retire_only=args.retire_only
+        )
     print(json.dumps(report, indent=2))
     return 0
 
@@ -247,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--school", help="Only this school (slug).")
     rotate.add_argument("--batch", type=int, default=500)
+    rotate.add_argument(
+        "--retire-only",
+        action="store_true",
+        help="Only delete data keys superseded more than 10 minutes ago.",
+    )
     rotate.set_defaults(run=cmd_rotate_keys)
 
     sub.add_parser(

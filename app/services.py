@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -17,7 +19,7 @@ from resolvers.audit import AuditLog
 from resolvers.classroom import WatchAccess
 from resolvers.context import Services
 from resolvers.device_state import DeviceDirectory
-from resolvers.history import HistoryWriter
+from resolvers.history import HistoryWriter, purge_history
 from resolvers.keyring import Keyring
 
 #: A school's pupils share one public address: per-address backoff stays short so one child
@@ -61,9 +63,28 @@ def build_services(settings: Settings, *, passwords: PasswordService | None = No
     return services
 
 
+RETENTION_EVERY = 3600.0
+log = logging.getLogger("pupil_progress")
+
+
+async def keep_retention(services: Services) -> None:
+    """Delete expired activity history every hour, for as long as the process runs."""
+    while True:
+        # First sweep a minute after start: a restart loop must not hammer the database.
+        await asyncio.sleep(min(60.0, RETENTION_EVERY))
+        try:
+            deleted = await purge_history(services.now())
+            if deleted:
+                log.info("retention: deleted %s activity records", deleted)
+        except Exception:
+            log.exception("retention sweep failed; trying again in an hour")
+        await asyncio.sleep(RETENTION_EVERY)
+
+
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[Services]:
-    """Connect the broker and live state, start the history writer; stop them all after."""
+    """Connect the broker and live state, start the history writer and the retention sweep;
+    stop them all after."""
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(services.throttle.aclose)
         await stack.enter_async_context(services.broker)
@@ -71,6 +92,8 @@ async def running(services: Services) -> AsyncIterator[Services]:
         stack.push_async_callback(services.devices.aclose)
         stack.push_async_callback(services.watch.aclose)
         await stack.enter_async_context(services.history)
+        sweeper = asyncio.create_task(keep_retention(services))
+        stack.callback(sweeper.cancel)
         yield services
 
 

@@ -42,7 +42,6 @@ class SchoolKey(Model):
     #: Encryptions made under this key, for the random-nonce budget.
     encryptions = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
-    retired_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "school_key"

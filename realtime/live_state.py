@@ -3,6 +3,7 @@
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ class MemoryStore:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_seen: int = MAX_SEEN):
         self._clock, self._max_seen = clock, max_seen
         self._values: dict[str, tuple[float, Any]] = {}  # (expiry, tile dict or thumbnail bytes)
-        self._seen: dict[str, float] = {}  # insertion order is expiry order: one TTL
+        # Oldest first (one TTL: expiry order); a dict's first key costs O(holes) to pop, not O(1).
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._open, self._swept = False, -math.inf
 
     def size(self) -> int:
@@ -77,11 +79,11 @@ class MemoryStore:
         for key in keys:
             new = self._seen.get(key, -math.inf) <= now
             if new:
-                self._seen.pop(key, None)  # re-inserted at the end, where the latest expiry is
                 self._seen[key] = now + ttl
+                self._seen.move_to_end(key)  # an expired id seen again: latest expiry, so last
             claimed.append(new)
         while len(self._seen) > self._max_seen:
-            del self._seen[next(iter(self._seen))]
+            self._seen.popitem(last=False)
         return claimed
 
     async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
@@ -106,6 +108,7 @@ class MemoryStore:
         self._now()
         for key in keys:
             self._values.pop(key, None)
+            self._seen.pop(key, None)
 
     def _now(self) -> float:
         if not self._open:
@@ -115,8 +118,8 @@ class MemoryStore:
             self._swept = now
             for key in [k for k, (expires, _) in self._values.items() if expires <= now]:
                 del self._values[key]
-            while self._seen and self._seen[first := next(iter(self._seen))] <= now:
-                del self._seen[first]
+            while self._seen and next(iter(self._seen.values())) <= now:
+                self._seen.popitem(last=False)
         return now
 
     def _alive(self, key: str, now: float) -> Any:
@@ -192,7 +195,8 @@ class RedisStore:
 
     async def delete(self, keys: list[str]) -> None:
         pipe = self._pipeline()
-        pipe.delete(*keys)
+        for key in keys:  # one DEL each, so that an empty batch sends nothing
+            pipe.delete(key)
         await self._execute(pipe, "DEL")
 
     def _pipeline(self, *, transaction: bool = False) -> Pipeline:
@@ -204,11 +208,9 @@ class RedisStore:
     async def _execute(pipe: Pipeline, what: str) -> list[Any]:
         try:
             return await pipe.execute()
-        except ResponseError as exc:
-            if "not an integer" in str(exc):  # HINCRBY on a text field: the caller's bug
-                raise ValueError(f"tile field is not an integer: {exc}") from exc
-            raise LiveStateUnavailable(f"Redis {what} failed: {exc}") from exc
         except (RedisError, OSError) as exc:  # connection, timeout, auth, OOM, READONLY
+            if isinstance(exc, ResponseError) and "not an integer" in str(exc):  # HINCRBY on text
+                raise ValueError(f"tile field is not an integer: {exc}") from exc
             raise LiveStateUnavailable(f"Redis {what} failed: {exc!r}") from exc
 
 
@@ -262,6 +264,12 @@ class LiveState:
         keys = [f"{self.namespace}:seen:v1:{device_key}:{i}" for i in _valid(event_ids, _EVENT_ID)]
         return await self.store.claim(keys, self._dedupe_ttl)
 
+    async def forget_seen(self, device_key: str, event_ids: Sequence[str]) -> None:
+        """Release ids claimed by `first_seen` for a batch that then failed, so a resend counts."""
+        _valid([device_key], _KEY)
+        keys = [f"{self.namespace}:seen:v1:{device_key}:{i}" for i in _valid(event_ids, _EVENT_ID)]
+        await self.store.delete(keys)
+
     async def update_tiles(self, updates: Sequence[TileUpdate]) -> None:
         """Apply every update and restart each tile's TTL; a thumbnail keeps its own TTL."""
         names = map(self._names, _valid([update.key for update in updates], _KEY))
@@ -277,9 +285,7 @@ class LiveState:
         return await self.store.read([tile for tile, _ in names], thumb_keys)
 
     async def delete_tiles(self, keys: Sequence[str]) -> None:
-        names = [name for key in _valid(keys, _KEY) for name in self._names(key)]
-        if names:  # DEL needs at least one key
-            await self.store.delete(names)
+        await self.store.delete([name for key in _valid(keys, _KEY) for name in self._names(key)])
 
     def _names(self, key: str) -> tuple[str, str]:
         # Thumbnails live apart (own prefix: a tile key may end in anything), so HGETALL is small.

@@ -131,6 +131,8 @@ async def stream_activity(ctx: Context, group_id: int) -> AsyncGenerator[Activit
 
 
 __all__ = [
+    "Activity",
+    "Tile",
     "TileView",
     "WatchAccess",
     "announce_access_change",

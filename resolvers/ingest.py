@@ -142,8 +142,13 @@ async def report_activity(ctx: Context, events: Sequence[ActivityInput]) -> list
             accepted.append((event, verdict))
             results.append(EventResult(event.event_id, "ACCEPTED", verdict.blocked, verdict.reason))
     if accepted:
-        await _make_live(ctx, state, key, accepted)
-        services.history.add(await _records(ctx, state, accepted, now))
+        try:
+            await _make_live(ctx, state, key, accepted)
+            services.history.add(await _records(ctx, state, accepted, now))
+        except BaseException:
+            # Not accepted after all: release the ids so the agent's resend is not a duplicate.
+            await services.live.forget_seen(key, [event.event_id for event, _ in accepted])
+            raise
     return results
 
 

@@ -1,20 +1,30 @@
-"""Key rotation without downtime: re-wrap, new data key, re-encrypt in batches, retire."""
+"""Key rotation without downtime: re-wrap, new data key, re-encrypt in batches, retire later.
+
+Other processes cache a school's keys for up to ``keyring.CACHE_SECONDS`` and keep writing with
+the version they know until then, so an old data key is deleted only by a later run, once the
+grace period has passed and a last re-encryption pass has moved every straggler off it.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from app.security.crypto import envelope_key_version
 from models.learners import Learner
-from models.schools import School
+from models.schools import School, SchoolKey
 from resolvers.audit import Entry
 from resolvers.context import Services
+from resolvers.keyring import CACHE_SECONDS, DATA
 from resolvers.learners import ENCRYPTED, field_context
 
+#: Longer than any process caches keys, so no one still writes with a retired version.
+RETIRE_AFTER = timedelta(seconds=2 * CACHE_SECONDS)
 
-async def _reencrypt_school(services: Services, school_id: int, version: int, batch: int) -> int:
-    """Re-encrypt every learner field not yet under ``version``; readers keep working throughout
-    because old versions still decrypt until they are retired at the end."""
+
+async def _reencrypt(services: Services, school_id: int, version: int, batch: int) -> int:
+    """Move every learner field not under ``version`` onto it; readers keep working throughout
+    because older versions still decrypt."""
     keyring = services.keyring
     changed, last = 0, None
     while True:
@@ -40,22 +50,55 @@ async def _reencrypt_school(services: Services, school_id: int, version: int, ba
         last = rows[-1].id
 
 
+async def _retire(services: Services, school: School, batch: int) -> list[int]:
+    """Delete data-key versions superseded longer than RETIRE_AFTER ago, after a last pass."""
+    active = await SchoolKey.get_or_none(school_id=school.id, purpose=DATA, active=True)
+    if active is None or services.now() - active.created_at < RETIRE_AFTER:
+        return []
+    old = await SchoolKey.filter(
+        school_id=school.id, purpose=DATA, version__lt=active.version
+    ).values_list("version", flat=True)
+    if not old:
+        return []
+    services.keyring.forget(school.id)
+    await _reencrypt(services, school.id, active.version, batch)
+    await services.keyring.retire_unused(school.id, keep_version=active.version)
+    return sorted(old)  # type: ignore[arg-type]
+
+
 async def rotate_keys(
-    services: Services, *, school_slug: str | None = None, batch: int = 500
+    services: Services,
+    *,
+    school_slug: str | None = None,
+    batch: int = 500,
+    retire_only: bool = False,
 ) -> dict[str, Any]:
     keyring = services.keyring
     rewrapped = await keyring.rewrap_all()
     query = School.all() if school_slug is None else School.filter(slug=school_slug)
     report: dict[str, Any] = {"rewrapped_keys": rewrapped, "schools": {}}
     for school in await query.order_by("id"):
-        version = await keyring.rotate_data_key(school.id)
-        rows = await _reencrypt_school(services, school.id, version, batch)
-        await keyring.retire_unused(school.id, keep_version=version)
-        await services.audit.record(
-            Entry("keys.rotate", school.id, target_type="school_key", target_ids=(str(version),))
-        )
-        report["schools"][school.slug] = {"data_key_version": version, "learners_reencrypted": rows}
+        entry: dict[str, Any] = {"retired_versions": await _retire(services, school, batch)}
+        if not retire_only:
+            version = await keyring.rotate_data_key(school.id)
+            entry["data_key_version"] = version
+            entry["learners_reencrypted"] = await _reencrypt(services, school.id, version, batch)
+            await services.audit.record(
+                Entry(
+                    "keys.rotate", school.id, target_type="school_key", target_ids=(str(version),)
+                )
+            )
+        if entry["retired_versions"]:
+            await services.audit.record(
+                Entry(
+                    "keys.retire",
+                    school.id,
+                    target_type="school_key",
+                    target_ids=tuple(str(v) for v in entry["retired_versions"]),
+                )
+            )
+        report["schools"][school.slug] = entry
     return report
 
 
-__all__ = ["rotate_keys"]
+__all__ = ["RETIRE_AFTER", "rotate_keys"]

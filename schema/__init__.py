@@ -18,7 +18,13 @@ from schema.auth import AuthMutation, AuthQuery
 from schema.classroom.device import DeviceProtocolMutation, DeviceProtocolSubscription
 from schema.classroom.teacher import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.devices import DeviceMutation, DeviceQuery
-from schema.extensions import AuditReads, CheckedDocuments, DocumentLimits, should_mask_error
+from schema.extensions import (
+    AuditReads,
+    CheckedDocuments,
+    DocumentLimits,
+    ReadAuditingExecutor,
+    should_mask_error,
+)
 from schema.groups import GroupMutation, GroupQuery
 from schema.learners import LearnerMutation, LearnerQuery
 from schema.node import NodeQuery
@@ -102,6 +108,8 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
         subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=extensions,
+        # Notes the plain personal fields read, per object (see schema.learners).
+        execution_context_class=ReadAuditingExecutor,
     )
 
 

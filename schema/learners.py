@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import uuid
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,7 +13,7 @@ from strawberry.utils.str_converters import to_camel_case as strawberry_name
 from app.errors import InvalidInput
 from models import learners as db
 from resolvers import learners
-from resolvers.learners import LearnerData
+from resolvers.learners import LearnerData, MaybeAwaitable
 from schema.common import (
     Connection,
     Info,
@@ -23,6 +25,7 @@ from schema.common import (
     to_global_id,
 )
 from schema.enums import SendStatus
+from schema.extensions import AUDITED_PLAIN_FIELDS
 
 if TYPE_CHECKING:
     from schema.groups import Group
@@ -36,74 +39,92 @@ class ExternalId:
     value: str
 
 
+#: Personal fields served straight from the row, as plain attributes: GraphQL name -> the name
+#: on the audit trail. They have no resolvers to note their reads; the executor notes them once
+#: per Learner object, from the fields selected on it (schema.extensions.ReadAuditingExecutor).
+PLAIN_PERSONAL_FIELDS: Mapping[str, str] = {
+    strawberry_name(name): name
+    for name in (
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "year_group",
+        "send_status",
+        "pupil_premium",
+        "free_school_meals",
+        "eal",
+    )
+}
+AUDITED_PLAIN_FIELDS["Learner"] = PLAIN_PERSONAL_FIELDS
+
+
 @strawberry.type(description="A pupil. Reading any of their personal data is audited.")
 class Learner(Node):
+    # Reads of these are audited per object by the executor (PLAIN_PERSONAL_FIELDS).
+    given_name: str
+    family_name: str
+    preferred_name: str | None
+    year_group: int | None = strawberry.field(
+        description="0 for Reception, 1-14 for Years 1 to 14."
+    )
+    send_status: SendStatus
+    pupil_premium: bool
+    free_school_meals: bool
+    eal: bool = strawberry.field(description="English as an additional language.")
     _row: strawberry.Private[db.Learner]
 
     @classmethod
     def from_model(cls, row: db.Learner) -> Learner:
-        return cls(id=to_global_id("Learner", row.id), _row=row)
+        return cls(
+            id=to_global_id("Learner", row.id),
+            given_name=row.given_name,
+            family_name=row.family_name,
+            preferred_name=row.preferred_name,
+            year_group=row.year_group,
+            send_status=row.send_status,
+            pupil_premium=row.pupil_premium,
+            free_school_meals=row.free_school_meals,
+            eal=row.eal,
+            _row=row,
+        )
 
-    def _read(self, info: Info, name: str) -> None:
-        info.context.note_read(self._row.id, name)
+    @property
+    def audit_id(self) -> uuid.UUID:
+        """The learner as the audit trail names them."""
+        return self._row.id
 
-    @strawberry.field
-    def given_name(self, info: Info) -> str:
-        self._read(info, "given_name")
-        return self._row.given_name
+    # The encrypted fields answer synchronously while the school's keys are cached (almost
+    # always): no coroutine per row. On a cache miss they return an awaitable instead.
 
-    @strawberry.field
-    def family_name(self, info: Info) -> str:
-        self._read(info, "family_name")
-        return self._row.family_name
+    @strawberry.field(
+        description="Unique pupil number. School admins only; encrypted at rest.",
+        graphql_type=str | None,
+    )
+    def upn(self, info: Info) -> MaybeAwaitable[str | None]:
+        return learners.read_encrypted(info.context, self._row, "upn")
 
-    @strawberry.field
-    def preferred_name(self, info: Info) -> str | None:
-        self._read(info, "preferred_name")
-        return self._row.preferred_name
+    @strawberry.field(
+        description="Unique learner number. School admins only; encrypted at rest.",
+        graphql_type=str | None,
+    )
+    def uln(self, info: Info) -> MaybeAwaitable[str | None]:
+        return learners.read_encrypted(info.context, self._row, "uln")
 
-    @strawberry.field(description="0 for Reception, 1-14 for Years 1 to 14.")
-    def year_group(self, info: Info) -> int | None:
-        self._read(info, "year_group")
-        year: int | None = self._row.year_group
-        return year
+    @strawberry.field(
+        description="School admins only; encrypted at rest.", graphql_type=datetime.date | None
+    )
+    def date_of_birth(self, info: Info) -> MaybeAwaitable[datetime.date | None]:
+        text = learners.read_encrypted(info.context, self._row, "date_of_birth")
+        if isinstance(text, str) or text is None:
+            return _date(text)
+        return _awaited_date(text)
 
-    @strawberry.field(description="Unique pupil number. School admins only; encrypted at rest.")
-    async def upn(self, info: Info) -> str | None:
-        return await learners.read_encrypted(info.context, self._row, "upn")
-
-    @strawberry.field(description="Unique learner number. School admins only; encrypted at rest.")
-    async def uln(self, info: Info) -> str | None:
-        return await learners.read_encrypted(info.context, self._row, "uln")
-
-    @strawberry.field(description="School admins only; encrypted at rest.")
-    async def date_of_birth(self, info: Info) -> datetime.date | None:
-        text = await learners.read_encrypted(info.context, self._row, "date_of_birth")
-        return datetime.date.fromisoformat(text) if text else None
-
-    @strawberry.field
-    def send_status(self, info: Info) -> SendStatus:
-        self._read(info, "send_status")
-        return self._row.send_status
-
-    @strawberry.field(description="Notes on special educational needs; encrypted at rest.")
-    async def send_details(self, info: Info) -> str | None:
-        return await learners.read_encrypted(info.context, self._row, "send_details")
-
-    @strawberry.field
-    def pupil_premium(self, info: Info) -> bool:
-        self._read(info, "pupil_premium")
-        return self._row.pupil_premium
-
-    @strawberry.field
-    def free_school_meals(self, info: Info) -> bool:
-        self._read(info, "free_school_meals")
-        return self._row.free_school_meals
-
-    @strawberry.field(description="English as an additional language.")
-    def eal(self, info: Info) -> bool:
-        self._read(info, "eal")
-        return self._row.eal
+    @strawberry.field(
+        description="Notes on special educational needs; encrypted at rest.",
+        graphql_type=str | None,
+    )
+    def send_details(self, info: Info) -> MaybeAwaitable[str | None]:
+        return learners.read_encrypted(info.context, self._row, "send_details")
 
     @strawberry.field
     async def external_ids(self, info: Info) -> list[ExternalId]:
@@ -116,6 +137,14 @@ class Learner(Node):
 
         rows = await info.context.loaders.groups_by_learner.load(self._row.id)
         return [Group.from_model(g) for g in rows]
+
+
+def _date(text: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(text) if text else None
+
+
+async def _awaited_date(text: Awaitable[str | None]) -> datetime.date | None:
+    return _date(await text)
 
 
 @strawberry.input(description="Narrow a list of learners; all given conditions must hold.")

@@ -147,7 +147,6 @@ class Migration(migrations.Migration):
                 ('active', fields.BooleanField(default=True, description='The key new values are written with, while older data versions only decrypt.')),
                 ('encryptions', fields.BigIntField(default=0, description='Encryptions made under this key, for the random-nonce budget.')),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
-                ('retired_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'school_key', 'app': 'models', 'unique_together': (('school', 'purpose', 'version'),), 'pk_attr': 'id', 'table_description': "A school's key, wrapped by the master key: a data key version or the blind-index key."},
             bases=['Model'],

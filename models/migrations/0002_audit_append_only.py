@@ -15,11 +15,18 @@ CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE pl
 BEGIN RAISE EXCEPTION 'audit_event is append-only'; END; $$;
 CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event
 FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();
+CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
+FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only();
 """
 
 SQLITE_BACK = "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete;"
 POSTGRES_BACK = (
-    "DROP TRIGGER audit_event_no_change ON audit_event; DROP FUNCTION audit_event_append_only();"
+    "DROP TRIGGER audit_event_no_change ON audit_event;"
+    " DROP TRIGGER audit_event_no_truncate ON audit_event;"
+    " DROP TRIGGER audit_head_no_truncate ON audit_head;"
+    " DROP FUNCTION audit_event_append_only();"
 )
 
 

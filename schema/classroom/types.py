@@ -9,9 +9,7 @@ import strawberry
 
 from models import classroom as db
 from models.classroom import LessonMode, RuleKind
-from realtime import events
-from realtime.live_state import Tile
-from resolvers.classroom import TileView
+from resolvers.classroom import Activity, Tile, TileView
 from resolvers.policy import Policy
 from schema.common import Node, UserError, to_global_id
 from schema.devices import Device
@@ -156,7 +154,7 @@ class ClassroomActivity:
     thumbnail: str | None = strawberry.field(description="Base64 JPEG, on SCREENSHOT events.")
 
     @classmethod
-    def from_event(cls, event: events.Activity) -> ClassroomActivity:
+    def from_event(cls, event: Activity) -> ClassroomActivity:
         return cls(
             group_id=to_global_id("Group", event.group),
             device_id=to_global_id("Device", event.device),

@@ -10,8 +10,6 @@ import pytest
 from agent.device import DeviceAgent
 from tests.agent.fakes import FakeServer
 
-TOKEN = "ppd_test_token"
-
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeServer]:

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 Message = dict[str, Any]
+TOKEN = "ppd_test_token"
 
 
 async def eventually(predicate: Callable[[], object], within: float = 5.0) -> None:
@@ -68,6 +69,7 @@ class FakeServer:
         self.init_closes: list[int] = []
         self.command_replies: list[str] = []
         self.report_drops: int = 0
+        self.report_drop_code = 1011
         self.status_for: Callable[[Message], str] = lambda event: "ACCEPTED"
         self.report_errors: list[Message] = []
         self.answer_pings = True
@@ -165,11 +167,14 @@ class FakeServer:
         query, variables = op["query"], op.get("variables") or {}
         if "deviceCommands" in query:
             reply = self.command_replies.pop(0) if self.command_replies else "stream"
+            errors: list[Message] = [{"message": "broker unavailable"}]
             if reply == "error":
-                errors = [{"message": "broker unavailable"}]
                 await self._send(ws, {"type": "error", "id": op_id, "payload": errors})
             elif reply == "next-errors":  # what Strawberry does when the generator raises
-                errors = [{"message": "broker unavailable"}]
+                await self._reply(ws, op_id, {"data": None, "errors": errors})
+            elif reply == "revoked":
+                self.init_closes.append(4403)  # the token no longer works anywhere
+                errors = [{"message": "revoked", "extensions": {"code": "UNAUTHENTICATED"}}]
                 await self._reply(ws, op_id, {"data": None, "errors": errors})
             else:
                 self._subscribers[ws] = op_id
@@ -187,7 +192,7 @@ class FakeServer:
             self.reports.append((number, events))
             if self.report_drops:
                 self.report_drops -= 1
-                await ws.close(1011, "scripted failure before answering")
+                await ws.close(self.report_drop_code, "scripted failure before answering")
                 return
             results = [
                 {
@@ -203,4 +208,4 @@ class FakeServer:
             await self._reply(ws, op_id, {"data": {"reportActivity": payload}})
 
 
-__all__ = ["FakeClock", "FakeServer", "FakeSleep", "Message", "eventually", "seeded"]
+__all__ = ["TOKEN", "FakeClock", "FakeServer", "FakeSleep", "Message", "eventually", "seeded"]

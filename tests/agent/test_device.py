@@ -10,8 +10,7 @@ import pytest
 from agent.activity import BROWSER, Attempt
 from agent.device import DeviceAgent
 from agent.session import COMMANDS_ID, COMMANDS_QUERY
-from tests.agent.conftest import TOKEN
-from tests.agent.fakes import FakeClock, FakeServer, FakeSleep, eventually
+from tests.agent.fakes import TOKEN, FakeClock, FakeServer, FakeSleep, eventually
 
 Start = Callable[[DeviceAgent], asyncio.Task[None]]
 YOUTUBE = "https://www.youtube.com/watch?v=abc"
@@ -139,6 +138,29 @@ async def test_open_url_of_a_blocked_site_does_not_navigate(server, running) -> 
     await eventually(lambda: server.acked == ["o1", "o2"])
     # then
     assert agent.current_url == BITESIZE
+
+
+async def test_a_new_policy_closes_a_page_it_forbids_and_close_tab_can_name_the_page(
+    server, running
+) -> None:
+    # given a learner on YouTube
+    agent = new_agent(server)
+    running(agent)
+    await eventually(lambda: server.subscribed() == 1)
+    agent.perform(Attempt("URL_VISIT", app=BROWSER, url=YOUTUBE))
+    # when YouTube is blocked
+    await server.push(policy_command(blockDomains=["youtube.com"]))
+    await eventually(lambda: agent.policy.version == "v1")
+    # then the page is closed
+    assert agent.current_url is None
+    # and CLOSE_TAB with a url closes only that page
+    agent.perform(Attempt("URL_VISIT", app=BROWSER, url=BITESIZE))
+    await server.push(command("t1", "CLOSE_TAB", url="https://www.tiktok.com/"))
+    await eventually(lambda: server.acked == ["t1"])
+    assert agent.current_url == BITESIZE
+    await server.push(command("t2", "CLOSE_TAB", url="HTTPS://WWW.BBC.CO.UK/bitesize"))
+    await eventually(lambda: server.acked == ["t1", "t2"])
+    assert agent.current_url is None
 
 
 async def test_locked_device_reports_only_idle(server, running) -> None:

@@ -179,7 +179,8 @@ async def test_handshake_refusals_are_classified(status: int, error: type[Except
 @pytest.mark.parametrize(
     ("code", "kind"),
     [(4403, ConnectionRejected), (4400, ClientBug), (4409, ClientBug), (1006, ConnectionLost),
-     (1011, ConnectionLost), (4500, ConnectionLost), (None, ConnectionLost)],
+     (1011, ConnectionLost), (4500, ConnectionLost), (1008, ConnectionLost),
+     (1009, ConnectionLost), (None, ConnectionLost)],
 )  # fmt: skip
 def test_close_codes_map_to_errors(code: int | None, kind: type[Exception]) -> None:
     assert type(closed_error(code)) is kind

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.backoff import Backoff
+from agent.backoff import Backoff, Pacer
 from agent.device import DeviceAgent
 from agent.errors import ClientBug, ConnectionRejected
 from agent.outbox import Outbox
-from tests.agent.conftest import TOKEN
-from tests.agent.fakes import FakeClock, FakeServer, FakeSleep, eventually, seeded
+from tests.agent.fakes import TOKEN, FakeClock, FakeServer, FakeSleep, eventually, seeded
 
 BASES = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
 
@@ -148,6 +147,18 @@ async def test_error_on_the_command_stream_resubscribes(server, running) -> None
     assert agent.stats["command_stream_restarts"] == 2
 
 
+async def test_a_device_revoked_mid_stream_reconnects_and_then_stops(server) -> None:
+    # given a server that revokes the device once it has subscribed
+    server.command_replies = ["revoked"]
+    sleep = FakeSleep()
+    agent = new_agent(server, sleep=sleep)
+    # when / then the stream's UNAUTHENTICATED leads to a reconnect, which gets 4403
+    with pytest.raises(ConnectionRejected):
+        await agent.run()
+    assert len(server.inits) == 2
+    assert len(sleep.delays) == 1
+
+
 async def test_full_buffer_drops_the_oldest_and_counts(server) -> None:
     # given an agent that cannot reach its server
     agent = new_agent(server, max_buffer=5)
@@ -185,3 +196,43 @@ def test_an_oversized_event_loses_its_thumbnail_before_it_is_dropped() -> None:
     assert outbox.batch() == [{"eventId": "a", "thumbnail": None}]
     assert not dropped
     assert outbox.oversized == 1
+
+
+async def test_message_too_big_retries_with_smaller_batches(server, running) -> None:
+    # given a server whose frame limit is lower than the agent assumed
+    server.report_drops, server.report_drop_code = 1, 1009
+    agent = new_agent(server)
+    budget = agent.outbox.max_batch_bytes
+    ids = [agent.record("IDLE") for _ in range(3)]
+    # when
+    running(agent)
+    await eventually(lambda: len(agent.outbox) == 0)
+    # then it reconnected, halved its budget and resent the same events
+    assert agent.outbox.max_batch_bytes == budget // 2
+    assert server.event_ids() == ids + ids
+    assert len(server.inits) == 2
+
+
+def test_shrinking_refits_queued_events() -> None:
+    # given
+    outbox = Outbox(10, max_batch_bytes=8_192)
+    outbox.add({"eventId": "a", "thumbnail": "A" * 5_000})
+    outbox.add({"eventId": "b", "text": "x" * 5_000})
+    outbox.add({"eventId": "c"})
+    # when
+    outbox.shrink()
+    # then
+    assert outbox.max_batch_bytes == 4_096
+    assert [e["eventId"] for e in outbox.batch()] == ["a", "c"]
+    assert outbox.batch()[0]["thumbnail"] is None
+
+
+def test_pacer_allows_a_burst_then_the_rate() -> None:
+    # given
+    now = [0.0]
+    pacer = Pacer(rate=2.0, burst=3, clock=lambda: now[0])
+    # when / then
+    assert [pacer.delay() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pacer.delay() == 0.5
+    now[0] += 10.0
+    assert [pacer.delay() for _ in range(3)] == [0.0, 0.0, 0.0]

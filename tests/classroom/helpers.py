@@ -9,7 +9,7 @@ import itertools
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from graphql import ExecutionResult
 
@@ -134,8 +134,9 @@ async def subscribe(
     stream = await SCHEMA.subscribe(
         document, variable_values=variables, context_value=context_for(services, viewer)
     )
-    assert inspect.isasyncgen(stream), stream
-    return stream
+    if not inspect.isasyncgen(stream):
+        raise AssertionError(f"not a stream: {stream}")
+    return cast(Stream, stream)
 
 
 async def receive(stream: Stream) -> ExecutionResult:

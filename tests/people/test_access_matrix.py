@@ -10,9 +10,17 @@ docstring), never derived from ``access.POLICY``:
 * SEN details: the learner's teachers, and admins, leaders and safeguarding leads school-wide
   (access.py); no partner scope grants them;
 * staff records: staff of the same school; no partner scope grants them;
-* devices, API keys, the audit trail and every mutation: the school's admins;
+* devices, API keys, the audit trail and every people mutation: the school's admins;
+* the live classroom, watched (``classroom``, ``node(Lesson)``, ``classroomActivity``) or
+  controlled (``startLesson``, ``endLesson``, ``sendDeviceCommand``): the teachers of the group and
+  the school's admins; no leader, safeguarding lead, partner scope or device; commands go only to
+  devices of learners in reach, and a device outside it is NOT_FOUND on ``deviceIds``;
+* the school's locked rules (``setSchoolRules``): its admins;
 * partners: only their scopes, only in the schools that granted their key;
-* a device token reads nothing through this API;
+* the device protocol (``reportActivity``, ``acknowledgeDeviceCommands``, ``deviceCommands``):
+  enrolled devices only, each acting on itself (its own events, its own commands); staff and
+  partners are FORBIDDEN;
+* a device token reads nothing else through this API;
 * outside reach answers NOT_FOUND, like a random id; a role that may not perform an operation at
   all gets FORBIDDEN; no credentials gets UNAUTHENTICATED.
 
@@ -21,6 +29,13 @@ OTHER_SCHOOL_ADMIN works, and Northfield. OWN_CLASS is the Southgate teacher's g
 belongs to it (its learner, its teacher, that learner's device); OWN_SCHOOL is the rest of
 Southgate; OTHER_SCHOOL is Northfield. Partner keys are granted by Southgate only. PARTNER holds
 every scope; PARTNER_WITHOUT_SCOPE holds every scope except the one the operation needs.
+
+The device protocol has no target but the device itself, so for its rows the scope names *whose
+device* acts: the OWN_CLASS learner's device, the OWN_SCHOOL learner's or Northfield's. Each acts
+on itself, so DEVICE is allowed in all three; that it reaches nothing of another device is checked
+inside the allowed cells (``acknowledgeDeviceCommands`` sends every device's command and must
+acknowledge exactly its own; ``deviceCommands`` must deliver its own pending command). Everywhere
+else DEVICE is the OWN_CLASS learner's device.
 """
 
 from __future__ import annotations
@@ -80,44 +95,60 @@ PUBLIC = frozenset({"Query.viewer", "Mutation.login", "Mutation.logout"})
 #: Expected outcome per operation (rows) and role (columns). Each cell has three letters, one per
 #: scope, in the order OWN_CLASS, OWN_SCHOOL, OTHER_SCHOOL: A = ALLOW (for lists: the scope's
 #: objects are listed), N = NOT_FOUND (for lists: not listed), F = FORBIDDEN,
-#: U = UNAUTHENTICATED. Creations have no target, so their three letters agree.
+#: U = UNAUTHENTICATED. Creations and ``setSchoolRules`` have no target (they act in the viewer's
+#: school), so their three letters agree; so do the device protocol's for every role but DEVICE.
 #: Rows name a root field, or a field reached through one: ``learner.identifiers`` reads upn, uln
-#: and dateOfBirth; ``node(Group).learners`` a group's learners through ``node``.
+#: and dateOfBirth; ``node(Group).learners`` a group's learners through ``node``; a suffix tells
+#: two ways of calling one field apart (``sendDeviceCommand(groupId)``, ``(deviceIds)``).
+#: Subscriptions are judged when subscribing: allowed, the stream delivers (``classroomActivity``:
+#: an event a learner's device reports; ``deviceCommands``: the policy, then a pending command);
+#: denied, its first result is the error.
 MATRIX = """
-operation             anon  teacher  admin  dsl  leader  partner  partner-  device  oth-admin
-learner(id)           UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Learner)         UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-learners              UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-learner.identifiers   UUU   FNN      AAN    FFN  FFN     AAN      FFN       FFF     NNA
-learner.sendDetails   UUU   ANN      AAN    AAN  AAN     FFN      FFF       FFF     NNA
-groups                UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Group)           UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Group).learners  UUU   ANN      AAN    AAN  AAN     AAN      FFN       FFF     NNA
-node(Group).teachers  UUU   ANN      AAN    AAN  AAN     FFN      FFN       FFF     NNA
-staff                 UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
-node(StaffMember)     UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
-school                UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-schools               UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-node(School)          UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-devices               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-node(Device)          UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-apiKeys               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-node(ApiKey)          UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-auditEvents           UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createLearner         UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateLearner         UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createGroup           UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateGroup           UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-enrolLearners         UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-unenrolLearners       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-assignTeacher         UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-unassignTeacher       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createStaff           UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateStaff           UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-enrolDevice           UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-revokeDevice          UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createApiKey          UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-revokeApiKey          UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+operation                     anon  teacher  admin  dsl  leader  partner  partner-  device  oth-admin
+learner(id)                   UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Learner)                 UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+learners                      UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+learner.identifiers           UUU   FNN      AAN    FFN  FFN     AAN      FFN       FFF     NNA
+learner.sendDetails           UUU   ANN      AAN    AAN  AAN     FFN      FFF       FFF     NNA
+groups                        UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Group)                   UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Group).learners          UUU   ANN      AAN    AAN  AAN     AAN      FFN       FFF     NNA
+node(Group).teachers          UUU   ANN      AAN    AAN  AAN     FFN      FFN       FFF     NNA
+staff                         UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
+node(StaffMember)             UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
+school                        UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+schools                       UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+node(School)                  UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+devices                       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(Device)                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+apiKeys                       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(ApiKey)                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+auditEvents                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createLearner                 UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateLearner                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createGroup                   UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateGroup                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+enrolLearners                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+unenrolLearners               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+assignTeacher                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+unassignTeacher               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createStaff                   UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateStaff                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+enrolDevice                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+revokeDevice                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createApiKey                  UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+revokeApiKey                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+classroom(groupId)            UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(Lesson)                  UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+classroomActivity(groupId)    UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+startLesson                   UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+endLesson                     UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+sendDeviceCommand(groupId)    UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+sendDeviceCommand(deviceIds)  UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+setSchoolRules                UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+reportActivity                UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+acknowledgeDeviceCommands     UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+deviceCommands                UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
 """
 
 Row = Mapping[Where, Outcome]
@@ -244,6 +275,53 @@ mutation RevokeApiKey($id: ID!) {
   revokeApiKey(id: $id) { apiKey { id } errors { field code } }
 }
 """
+CLASSROOM = """
+query Classroom($groupId: ID!) {
+  classroom(groupId: $groupId) {
+    group { id }
+    lesson { id }
+    tiles { learner { id } device { id } }
+  }
+}
+"""
+LESSON_NODE = "query Node($id: ID!) { node(id: $id) { id ... on Lesson { mode endsAt } } }"
+CLASSROOM_ACTIVITY = """
+subscription Live($groupId: ID!) {
+  classroomActivity(groupId: $groupId) { groupId deviceId learnerId kind }
+}
+"""
+START_LESSON = """
+mutation StartLesson($input: StartLessonInput!) {
+  startLesson(input: $input) { lesson { id } errors { field code } }
+}
+"""
+END_LESSON = """
+mutation EndLesson($id: ID!) {
+  endLesson(id: $id) { lesson { id endedAt } errors { field code } }
+}
+"""
+SEND_DEVICE_COMMAND = """
+mutation SendDeviceCommand($input: SendDeviceCommandInput!) {
+  sendDeviceCommand(input: $input) { commands { id kind message } errors { field code } }
+}
+"""
+SET_SCHOOL_RULES = """
+mutation SetSchoolRules($input: SchoolRulesInput!) {
+  setSchoolRules(input: $input) { rules { domains } errors { field code } }
+}
+"""
+REPORT_ACTIVITY = """
+mutation ReportActivity($input: ReportActivityInput!) {
+  reportActivity(input: $input) { results { eventId status } errors { field code } }
+}
+"""
+ACKNOWLEDGE = """
+mutation Acknowledge($ids: [ID!]!) {
+  acknowledgeDeviceCommands(ids: $ids) { acknowledged errors { field code } }
+}
+"""
+DEVICE_COMMANDS = "subscription Commands { deviceCommands { id kind policy { version } } }"
+
 
 # -- the world -----------------------------------------------------------------------------------
 
@@ -278,7 +356,12 @@ class Place:
     group: TeachingGroup
     learner: Learner
     teacher: User
+    #: The learner's device, the principal its token authenticates as, and a command for it.
     device: Device
+    device_viewer: Viewer
+    command: DeviceCommand
+    #: Running lessons of the group, one per role, so that each allowed ``endLesson`` ends its own.
+    lessons: Mapping[Who, Lesson]
     #: The key a target-taking operation acts on, and every key the scope's school granted.
     key: ApiKey
     keys: tuple[ApiKey, ...]
@@ -296,6 +379,9 @@ class World:
     viewers: Mapping[Who, Viewer | None]
     #: PARTNER_WITHOUT_SCOPE: a key granted by Southgate holding every scope but the one named.
     partners_lacking: Mapping[Scope, Viewer]
+    #: For subscriptions and effects that need more than the database; and the (frozen) clock.
+    services: Services
+    now: datetime
 
     def viewer(self, who: Who, needed: Scope) -> Viewer | None:
         if who is Who.PARTNER_WITHOUT_SCOPE:
@@ -371,15 +457,21 @@ async def build_world(services: Services) -> World:
     full_key = (await factories.api_key(south, scopes=every_scope))[0]
     lacking = {s: (await factories.api_key(south, scopes=every_scope - {s}))[0] for s in Scope}
     north_key = (await factories.api_key(north, scopes=every_scope))[0]
+    own_group = await factories.group(south, name="10S Maths", teachers=[teacher], learners=[own])
+    mate_group = await factories.group(
+        south, name="10T Science", teachers=[teacher2], learners=[mate]
+    )
+    other_group = await factories.group(
+        north, name="10N Maths", teachers=[north_teacher], learners=[other]
+    )
+    now = services.now()
     places = {
         Where.OWN_CLASS: Place(
             school=south,
-            group=await factories.group(
-                south, name="10S Maths", teachers=[teacher], learners=[own]
-            ),
+            group=own_group,
             learner=own,
             teacher=teacher,
-            device=(await factories.device(south, learner_row=own))[0],
+            **await classroom_of(south, own_group, own, teacher, now),
             key=full_key,
             keys=(full_key,),
             newcomer=new_south,
@@ -389,12 +481,10 @@ async def build_world(services: Services) -> World:
         ),
         Where.OWN_SCHOOL: Place(
             school=south,
-            group=await factories.group(
-                south, name="10T Science", teachers=[teacher2], learners=[mate]
-            ),
+            group=mate_group,
             learner=mate,
             teacher=teacher2,
-            device=(await factories.device(south, learner_row=mate))[0],
+            **await classroom_of(south, mate_group, mate, teacher2, now),
             key=lacking[Scope.LEARNERS_READ],
             keys=tuple(lacking.values()),
             newcomer=new_south,
@@ -404,12 +494,10 @@ async def build_world(services: Services) -> World:
         ),
         Where.OTHER_SCHOOL: Place(
             school=north,
-            group=await factories.group(
-                north, name="10N Maths", teachers=[north_teacher], learners=[other]
-            ),
+            group=other_group,
             learner=other,
             teacher=north_teacher,
-            device=(await factories.device(north, learner_row=other))[0],
+            **await classroom_of(north, other_group, other, north_teacher, now),
             key=north_key,
             keys=(north_key,),
             newcomer=new_north,
@@ -418,7 +506,6 @@ async def build_world(services: Services) -> World:
             staff=(north_teacher, north_spare, north_admin),
         ),
     }
-    device = places[Where.OWN_CLASS].device
     viewers = {
         Who.ANONYMOUS: None,
         Who.TEACHER: factories.viewer(teacher, south, Role.TEACHER),
@@ -426,17 +513,48 @@ async def build_world(services: Services) -> World:
         Who.SAFEGUARDING_LEAD: factories.viewer(dsl, south, Role.SAFEGUARDING_LEAD),
         Who.LEADER: factories.viewer(leader, south, Role.LEADER),
         Who.PARTNER: factories.partner_viewer(full_key, south),
-        Who.DEVICE: Viewer(
-            PrincipalKind.DEVICE,
-            south.id,
-            frozenset({south.id}),
-            device_id=device.id,
-            learner_id=device.learner_id,
-        ),
+        Who.DEVICE: places[Where.OWN_CLASS].device_viewer,
         Who.OTHER_SCHOOL_ADMIN: as_north_admin,
     }
     partners = {s: factories.partner_viewer(key, south) for s, key in lacking.items()}
-    return World(places, viewers, partners)
+    return World(places, viewers, partners, services, now)
+
+
+async def classroom_of(
+    school: School, group: TeachingGroup, learner: Learner, teacher: User, now: datetime
+) -> dict[str, Any]:
+    """The live-classroom part of a Place: the learner's device, its command, running lessons."""
+    school_id = school.id
+    device = (await factories.device(school, learner_row=learner))[0]
+    command = await DeviceCommand.create(
+        school_id=school_id,
+        device_id=device.id,
+        kind=CommandKind.MESSAGE,
+        payload={"text": "Eyes on the board, please."},
+        created_by_id=teacher.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=1),
+    )
+    lessons = {
+        who: await Lesson.create(
+            school_id=school_id,
+            group_id=group.id,
+            teacher_id=teacher.id,
+            mode=LessonMode.BLOCK_LIST,
+            rules={"block": {"DOMAIN": ["games.example"]}},
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=1),
+        )
+        for who in Who
+    }
+    device_viewer = Viewer(
+        PrincipalKind.DEVICE,
+        school_id,
+        frozenset({school_id}),
+        device_id=device.id,
+        learner_id=learner.id,
+    )
+    return {"device": device, "device_viewer": device_viewer, "command": command, "lessons": lessons}
 
 
 #: Everything a denied mutation must leave exactly as it was.
@@ -453,6 +571,10 @@ TRACKED = (
     Device,
     ApiKey,
     ApiKeyGrant,
+    Lesson,
+    SchoolRule,
+    DeviceCommand,
+    ActivityRecord,
 )
 
 
@@ -496,6 +618,8 @@ class Cell:
 
     @property
     def viewer(self) -> Viewer | None:
+        if self.op.device_protocol and self.who is Who.DEVICE:
+            return self.place.device_viewer
         return self.world.viewer(self.who, self.op.scope)
 
     @property
@@ -512,6 +636,8 @@ class Cell:
 Variables = Callable[[Cell], dict[str, Any]]
 Judge = Callable[[Cell, Mapping[str, Any]], Awaitable[Outcome]]
 Effect = Callable[[Cell], Awaitable[bool]]
+Trigger = Callable[[Cell], Awaitable[None]]
+Channel = Callable[[Cell], str]
 
 
 @dataclass(frozen=True)
@@ -525,6 +651,13 @@ class Operation:
     judge: Judge
     #: The scope the operation needs: PARTNER_WITHOUT_SCOPE's key holds every other one.
     scope: Scope = Scope.LEARNERS_READ
+    #: Device-only, acting on the device itself: DEVICE is then the scope's own device.
+    device_protocol: bool = False
+    #: Subscriptions: the results an allowed stream must deliver (the judge gets them as a list),
+    #: and what makes the first one happen once the stream listens on ``channel``.
+    items: int = 1
+    trigger: Trigger | None = None
+    channel: Channel | None = None
 
     @property
     def field(self) -> str:
@@ -533,6 +666,10 @@ class Operation:
     @property
     def mutation(self) -> bool:
         return self.root.startswith("Mutation.")
+
+    @property
+    def subscription(self) -> bool:
+        return self.root.startswith("Subscription.")
 
 
 def by_id(kind: str) -> Variables:
@@ -545,6 +682,7 @@ def by_id(kind: str) -> Variables:
             "School": place.school.id,
             "Device": place.device.id,
             "ApiKey": place.key.id,
+            "Lesson": place.lessons[cell.who].id,
         }
         return {"id": gid(kind, pks[kind])}
 
@@ -612,13 +750,18 @@ def members(kind: str, field: str) -> Judge:
     return judge
 
 
-def applied(effect: Effect) -> Judge:
-    """A mutation: ALLOW when its payload has no errors and the change is in the database."""
+def applied(effect: Effect, not_found_on: str | None = None) -> Judge:
+    """A mutation: ALLOW when its payload has no errors and the change is in the database.
+
+    Payload errors must all be NOT_FOUND (on the input field ``not_found_on``, when given).
+    """
 
     async def judge(cell: Cell, data: Mapping[str, Any]) -> Outcome:
         payload = data[cell.op.field]
         if payload["errors"]:
             assert {e["code"] for e in payload["errors"]} == {"NOT_FOUND"}, payload["errors"]
+            if not_found_on is not None:
+                assert {e["field"] for e in payload["errors"]} == {not_found_on}, payload["errors"]
             return Outcome.NOT_FOUND
         assert await effect(cell), "the payload reported success but nothing changed"
         return Outcome.ALLOW
@@ -749,6 +892,156 @@ async def key_created(cell: Cell) -> bool:
 
 async def key_revoked(cell: Cell) -> bool:
     return not await ApiKeyGrant.exists(api_key_id=cell.place.key.id, school_id=cell.school_id)
+
+
+# The live classroom and the device protocol: inputs, effects, judges.
+
+
+def user_id(cell: Cell) -> int:
+    viewer = cell.viewer
+    assert viewer is not None and viewer.user_id is not None
+    return viewer.user_id
+
+
+def message(cell: Cell) -> str:
+    """A command's text, unique per cell: both sendDeviceCommand rows reach the same devices."""
+    return f"{cell.op.name} {cell.tag}"
+
+
+def domain(cell: Cell) -> str:
+    return f"{cell.tag.replace(' ', '-')}.example"
+
+
+def event_id(cell: Cell) -> str:
+    return f"matrix-{cell.op.name}-{cell.who.value}-{cell.where.value}"
+
+
+def in_group(cell: Cell) -> dict[str, Any]:
+    return {"groupId": gid("Group", cell.place.group.id)}
+
+
+def start_lesson_input(cell: Cell) -> dict[str, Any]:
+    ends_at = (cell.world.now + timedelta(hours=1)).isoformat()
+    return {"input": {**in_group(cell), "endsAt": ends_at, "blockDomains": [domain(cell)]}}
+
+
+def command_to(target: Callable[[Place], dict[str, Any]]) -> Variables:
+    return lambda c: {"input": {"kind": "MESSAGE", "message": message(c), **target(c.place)}}
+
+
+def school_rules_input(cell: Cell) -> dict[str, Any]:
+    return {"input": {"domains": [domain(cell)]}}
+
+
+def report_input(cell: Cell) -> dict[str, Any]:
+    """One event from the scope's device (whoever sends it)."""
+    at = cell.world.now.isoformat()
+    url = "https://www.bbc.co.uk/bitesize"
+    return {"input": {"events": [{"eventId": event_id(cell), "occurredAt": at, "kind": "URL_VISIT", "url": url}]}}
+
+
+def acknowledge_input(cell: Cell) -> dict[str, Any]:
+    """Every device's command: a device must acknowledge its own and leave the others alone."""
+    return {"ids": [gid("DeviceCommand", p.command.id) for p in cell.world.places.values()]}
+
+
+async def lesson_started(cell: Cell) -> bool:
+    """A running lesson of the group, started by the viewer with the cell's rules."""
+    running = await Lesson.filter(
+        group_id=cell.place.group.id, teacher_id=user_id(cell), ended_at__isnull=True
+    )
+    return [lesson.rules["block"]["DOMAIN"] for lesson in running] == [[domain(cell)]]
+
+
+async def lesson_ended(cell: Cell) -> bool:
+    """Ended by this very call: the audit trail names the viewer (ending an ended one is a no-op)."""
+    lesson = await Lesson.get(id=cell.place.lessons[cell.who].id)
+    ends = AuditEvent.filter(action="lesson.end", actor_type="user", actor_id=str(user_id(cell)))
+    targets = [event.target_ids for event in await ends]
+    return lesson.ended_at is not None and [str(cell.place.group.id)] in targets
+
+
+async def command_sent(cell: Cell) -> bool:
+    """The message went to exactly the scope's device (the group's one learner has only it)."""
+    sent = await DeviceCommand.filter(created_by_id=user_id(cell))
+    got = [command.device_id for command in sent if command.payload.get("text") == message(cell)]
+    return got == [cell.place.device.id]
+
+
+async def rules_set(cell: Cell) -> bool:
+    """The viewer's school's locked list is now exactly the cell's domain."""
+    values = await SchoolRule.filter(school_id=cell.school_id).values_list("value", flat=True)
+    return list(values) == [domain(cell)]
+
+
+async def activity_recorded(cell: Cell) -> bool:
+    """The event is in the device's history, written in batches: flush, then wait for it."""
+    await cell.world.services.history.flush()
+    wanted = {"device_id": cell.place.device.id, "event_id": event_id(cell)}
+    return await eventually(lambda: ActivityRecord.exists(**wanted))
+
+
+async def acknowledged_its_own(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the device acknowledged its own pending command and none of the others."""
+    payload = data[cell.op.field]
+    assert payload["errors"] == [], payload["errors"]
+    assert payload["acknowledged"] == 1, f"acknowledged {payload['acknowledged']} commands"
+    assert (await DeviceCommand.get(id=cell.place.command.id)).acknowledged_at is not None
+    return Outcome.ALLOW
+
+
+async def classroom_shown(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when it is the group, with a lesson of its own and exactly its learner's tile."""
+    room, place = data[cell.op.field], cell.place
+    assert room["group"] == {"id": gid("Group", place.group.id)}
+    assert room["lesson"]["id"] in {gid("Lesson", lesson.id) for lesson in place.lessons.values()}
+    tile = {
+        "learner": {"id": gid("Learner", place.learner.id)},
+        "device": {"id": gid("Device", place.device.id)},
+    }
+    assert room["tiles"] == [tile], "not exactly the group's learners and devices"
+    return Outcome.ALLOW
+
+
+def group_channel(cell: Cell) -> str:
+    return channels.group_activity(cell.place.school.id, cell.place.group.id)
+
+
+def device_channel(cell: Cell) -> str:
+    return channels.device(cell.place.school.id, cell.place.device.id)
+
+
+async def report_from_the_group(cell: Cell) -> None:
+    """The group's learner's device reports an event, which ingest publishes to the group."""
+    context = context_for(cell.world.services, cell.place.device_viewer)
+    result = await SCHEMA.execute(
+        REPORT_ACTIVITY, variable_values=report_input(cell), context_value=context
+    )
+    assert result.errors is None and result.data is not None, result.errors
+    assert [r["status"] for r in result.data["reportActivity"]["results"]] == ["ACCEPTED"]
+
+
+async def activity_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the group's event arrives, as the group's learner's device reported it."""
+    place = cell.place
+    assert data[cell.op.field] == [
+        {
+            "groupId": gid("Group", place.group.id),
+            "deviceId": gid("Device", place.device.id),
+            "learnerId": gid("Learner", place.learner.id),
+            "kind": "URL_VISIT",
+        }
+    ]
+    return Outcome.ALLOW
+
+
+async def commands_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the device gets its policy, then its own pending command (no one else's)."""
+    policy, command = data[cell.op.field]
+    assert policy["kind"] == "POLICY" and policy["policy"]["version"], policy
+    mine = gid("DeviceCommand", cell.place.command.id)
+    assert command == {"id": mine, "kind": "MESSAGE", "policy": None}, command
+    return Outcome.ALLOW
 
 
 _IDS, _GROUPS = Scope.LEARNER_IDENTIFIERS_READ, Scope.GROUPS_READ

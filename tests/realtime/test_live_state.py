@@ -61,7 +61,7 @@ class OpenLive(Protocol):
     async def __call__(
         self,
         *,
-        namespace: str | None = None,
+        suffix: str = "",
         tile_ttl: float = 120.0,
         dedupe_ttl: float = 86400.0,
         thumbnail_ttl: float = 600.0,
@@ -122,7 +122,7 @@ async def open_live(backend_url: str, namespace: str, clock: FakeClock) -> Async
 
         async def open_one(
             *,
-            namespace: str | None = None,
+            suffix: str = "",
             tile_ttl: float = 120.0,
             dedupe_ttl: float = 86400.0,
             thumbnail_ttl: float = 600.0,
@@ -130,15 +130,14 @@ async def open_live(backend_url: str, namespace: str, clock: FakeClock) -> Async
             ttls = {"tile_ttl": tile_ttl, "dedupe_ttl": dedupe_ttl, "thumbnail_ttl": thumbnail_ttl}
             if backend_url == "memory://":  # the memory store runs on the test's clock
                 store = MemoryStore(clock=clock)
-                live = LiveState(store, namespace or default, (tile_ttl, dedupe_ttl, thumbnail_ttl))
+                live = LiveState(store, namespace + suffix, (tile_ttl, dedupe_ttl, thumbnail_ttl))
             else:
-                live = LiveState.from_url(backend_url, namespace=namespace or default, **ttls)
+                live = LiveState.from_url(backend_url, namespace=namespace + suffix, **ttls)
             return await stack.enter_async_context(live)
 
-        default = namespace
         yield open_one
     if backend_url != "memory://":
-        async with admin_client() as client:  # also "<namespace>-other" from isolation tests
+        async with admin_client() as client:  # the suffixed namespaces too
             keys = [key async for key in client.scan_iter(match=f"{namespace}*")]
             if keys:
                 await client.delete(*keys)
@@ -322,9 +321,9 @@ async def test_a_lone_string_is_not_a_batch(live: LiveState) -> None:
         await live.read_tiles(KEY)
 
 
-async def test_namespaces_are_isolated(open_live: OpenLive, namespace: str) -> None:
+async def test_namespaces_are_isolated(open_live: OpenLive) -> None:
     # given: a second live state (another deployment) on the same backend
-    ours, theirs = await open_live(), await open_live(namespace=f"{namespace}-other")
+    ours, theirs = await open_live(), await open_live(suffix="-other")
     # when
     await ours.update_tiles([TileUpdate(KEY, {"app": "docs"})])
     assert await ours.first_seen(DEVICE, ["e1"]) == [True]

@@ -22,10 +22,10 @@ from resolvers.audit import verify_chain
 from resolvers.context import Context, RequestInfo, Services, Viewer
 from resolvers.keyring import Keyring
 from resolvers.learners import ENCRYPTED, LearnerData
-from resolvers.rotation import rotate_keys
+from resolvers.rotation import RETIRE_AFTER, rotate_keys
 from schema.common import to_global_id
 from tests import factories
-from tests.conftest import SCHEMA, GraphQLRunner, context_for
+from tests.conftest import SCHEMA, Clock, GraphQLRunner, context_for
 
 CREATE_LEARNER = """
 mutation CreateLearner($input: CreateLearnerInput!) {
@@ -245,7 +245,7 @@ async def _schools_with_learners(
 
 
 async def test_rotating_data_keys_keeps_every_value_and_retires_the_old_keys(
-    services: Services, gql: GraphQLRunner
+    services: Services, gql: GraphQLRunner, clock: Clock
 ) -> None:
     # given
     schools, admins = await _schools_with_learners(services, gql)
@@ -260,8 +260,16 @@ async def test_rotating_data_keys_keeps_every_value_and_retires_the_old_keys(
     assert report == {
         "rewrapped_keys": 0,
         "schools": {
-            schools[0].slug: {"data_key_version": 2, "learners_reencrypted": 2},
-            schools[1].slug: {"data_key_version": 2, "learners_reencrypted": 1},
+            schools[0].slug: {
+                "retired_versions": [],
+                "data_key_version": 2,
+                "learners_reencrypted": 2,
+            },
+            schools[1].slug: {
+                "retired_versions": [],
+                "data_key_version": 2,
+                "learners_reencrypted": 1,
+            },
         },
     }
     # and every envelope was rewritten under version 2; empty fields stayed empty
@@ -273,7 +281,13 @@ async def test_rotating_data_keys_keeps_every_value_and_retires_the_old_keys(
             else:
                 assert envelope_key_version(bytes(new)) == 2
                 assert bytes(new) != bytes(old)
-    # and the old data keys are gone; the blind-index keys are untouched
+    # and the old data keys stay while other processes may still write with them
+    assert await SchoolKey.filter(purpose="data", version=1).count() == len(schools)
+    # when the grace period has passed and the retirement pass runs
+    clock.advance(seconds=RETIRE_AFTER.total_seconds() + 1)
+    retired = await rotate_keys(services, retire_only=True)
+    assert [s["retired_versions"] for s in retired["schools"].values()] == [[1], [1]]
+    # then the old data keys are gone; the blind-index keys are untouched
     keys = (
         await SchoolKey.all()
         .order_by("school_id", "purpose")
@@ -295,7 +309,7 @@ async def test_rotating_data_keys_keeps_every_value_and_retires_the_old_keys(
 
 
 async def test_a_worker_with_cached_keys_writes_readable_data_after_a_rotation(
-    services: Services, gql: GraphQLRunner
+    services: Services, gql: GraphQLRunner, clock: Clock
 ) -> None:
     # given: a second app process that has recently used the school's keys
     school = await factories.school(services)
@@ -317,8 +331,18 @@ async def test_a_worker_with_cached_keys_writes_readable_data_after_a_rotation(
     assert sorted(str(n["upn"]) for n in result.data["learners"]["nodes"]) == sorted(
         [UPNS[0], UPNS[3]]
     )
+    # and once the grace period has passed, retirement moves the straggler onto the new key
+    clock.advance(seconds=RETIRE_AFTER.total_seconds() + 1)
+    await rotate_keys(services, retire_only=True)
     late = await Learner.get(family_name="Arrival")
     assert envelope_key_version(bytes(late.upn_enc)) == 2
+    assert await SchoolKey.filter(school_id=school.id, purpose="data").count() == 1
+    after = await read_as(
+        dataclasses.replace(services, keyring=Keyring(services.keyring.masters)), admin
+    )
+    assert sorted(str(n["upn"]) for n in after.data["learners"]["nodes"]) == sorted(
+        [UPNS[0], UPNS[3]]
+    )
 
 
 async def test_after_a_master_key_rotation_only_the_new_master_key_is_needed(
