@@ -65,7 +65,7 @@ class DeviceAgent:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         request_timeout: float = 30.0,
-        max_message_bytes: int = 65_536,
+        max_message_bytes: int = 131_072,
         name: str = "device",
     ) -> None:
         self.url, self.name = url, name

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from tortoise import Tortoise
 
+from agent.cli import add_commands as add_agent_commands
 from app.config import Settings
 from app.db import apply_migrations, tortoise_config
 from app.errors import ConfigurationError, InvalidInput
-from app.services import build_services
+from app.services import build_services, running
 from models.devices import Platform
 from models.partners import Scope
 from models.staff import Role
@@ -29,10 +30,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     services = build_services(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
-        async with services.broker:
+        async with running(services):
             yield services
     finally:
-        await services.throttle.aclose()
         await Tortoise.close_connections()
 
 
@@ -177,6 +177,15 @@ async def cmd_verify_audit(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+async def cmd_purge_activity(args: argparse.Namespace) -> int:
+    from resolvers.history import purge_history
+
+    async with open_services(_settings()) as services:
+        deleted = await purge_history(services.now())
+    print(f"Deleted {deleted} activity records older than the retention period.")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
@@ -259,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "verify-audit", help="Verify every audit hash chain; exit 1 if one is broken."
     ).set_defaults(run=cmd_verify_audit)
+    sub.add_parser(
+        "purge-activity", help="Delete activity history past its retention period."
+    ).set_defaults(run=cmd_purge_activity)
+    # The reference device agent and the classroom simulator are clients of the API.
+    add_agent_commands(sub)
     return parser
 
 

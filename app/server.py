@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +101,49 @@ def run_demo(data_dir: Path, *, host: str, port: int) -> int:
         flush=True,
     )
     os.environ.setdefault("PP_ENV", "development")
-    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
+    watcher = threading.Thread(target=_simulate_when_up, args=(settings.public_url, data_dir),
+                               daemon=True)
+    watcher.start()
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
+    finally:
+        _SIMULATOR.stop()
     return 0
+
+
+class _Simulator:
+    """The demo's simulated class of devices: a separate process, stopped with the server."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, url: str, data_dir: Path) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", "app.cli", "simulate", "--url", url,
+             "--tokens", str(data_dir / "devices.json"), "--interval", "3"])
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+_SIMULATOR = _Simulator()
+
+
+def _simulate_when_up(url: str, data_dir: Path) -> None:
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    _SIMULATOR.start(url, data_dir)
+                    print("Simulated devices are reporting (one per demo learner).", flush=True)
+                    return
+        except OSError:
+            time.sleep(0.2)
 
 
 __all__ = ["demo_settings", "prepare_demo", "run_demo", "serve", "uvicorn_options"]

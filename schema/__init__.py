@@ -22,7 +22,7 @@ from schema.extensions import (
     AuditReads,
     CheckedDocuments,
     DocumentLimits,
-    ReadAuditingExecutor,
+    SchemaExecutor,
     should_mask_error,
 )
 from schema.groups import GroupMutation, GroupQuery
@@ -108,8 +108,8 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
         subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=extensions,
-        # Notes the plain personal fields read, per object (see schema.learners).
-        execution_context_class=ReadAuditingExecutor,
+        # Audits plain personal fields per object, and reads plain leaves directly.
+        execution_context_class=SchemaExecutor,
     )
 
 

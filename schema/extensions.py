@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     ASTValidationRule,
@@ -13,14 +13,22 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLLeafType,
     GraphQLObjectType,
+    Undefined,
     Visitor,
+    is_leaf_type,
+    is_non_null_type,
     visit,
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
 
 from app.errors import PublicError
 from resolvers.audit import entry_for
@@ -162,38 +170,65 @@ class DocumentLimits(SchemaExtension):
 AUDITED_PLAIN_FIELDS: dict[str, Mapping[str, str]] = {}
 
 
-class ReadAuditingExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, noting the audited plain fields executed on each object.
+class _Plan(NamedTuple):
+    """How to execute one object's field set; memoized per field set, like graphql-core does."""
 
-    ``execute_fields`` runs once per object for the fields selected on it, after ``@skip`` and
-    ``@include``, fragments and type conditions have been applied, on every path that returns
-    the type (lists, ``node``, payloads, subscriptions, deferred fragments). A plain field is
-    executed exactly when it is in that set, so noting the set here notes the same reads as a
-    resolver per field would, at one call per object instead of one per field.
+    grouped_field_set: GroupedFieldSet  # kept alive: the memo is keyed on its identity
+    parent_type: GraphQLObjectType
+    #: Plain personal fields in the set, as the audit trail names them.
+    audited: tuple[str, ...]
+    #: (response name, attribute, leaf type, non-null) of the plain leaf fields.
+    plain: tuple[tuple[str, str, GraphQLLeafType, bool], ...]
+    #: The other fields, for graphql-core; None when there are no plain leaf fields at all.
+    others: GroupedFieldSet | None
+
+
+class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, auditing plain personal fields and reading plain leaves directly.
+
+    **Auditing.** ``execute_fields`` runs once per object for the fields selected on it, after
+    ``@skip``/``@include``, fragments and type conditions have been applied, on every path that
+    returns the type (lists, ``node``, payloads, subscriptions, deferred fragments). A plain
+    field is executed exactly when it is in that set, so noting the set here notes the same
+    reads as a resolver per field would, with one call per object instead of one per field.
+
+    **Plain leaves.** A field without a resolver, extensions or arguments, of a scalar or enum
+    type, resolves to an attribute of the object. For those this reads the attribute and
+    coerces it as graphql-core would, without building a path, resolve info and resolver call
+    per field (most of the cost of a list of objects). Anything unusual about the value (null
+    for a non-null field, an exception, an awaitable, a coercion failure) sends the field
+    through graphql-core's own ``execute_field``, which reports it exactly as before; so does
+    any field when middleware is in use.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Keyed like graphql-core's own memo: the field set's identity, kept alive alongside.
-        self._audited: dict[int, tuple[GroupedFieldSet, tuple[str, ...]]] = {}
+        self._plans: dict[int, _Plan] = {}
+        middleware = self.middleware_manager
+        self._direct = middleware is None or not middleware.middlewares
 
-    def _audited_names(
-        self, audited: Mapping[str, str], grouped_field_set: GroupedFieldSet
-    ) -> tuple[str, ...]:
-        memo = self._audited.get(id(grouped_field_set))
-        if memo is not None:
-            return memo[1]
-        names = tuple(
-            sorted(
-                {
-                    audited[details[0].node.name.value]
-                    for details in grouped_field_set.values()
-                    if details[0].node.name.value in audited
-                }
-            )
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
+        audited_fields = AUDITED_PLAIN_FIELDS.get(parent_type.name, {})
+        audited: set[str] = set()
+        plain: list[tuple[str, str, GraphQLLeafType, bool]] = []
+        others: GroupedFieldSet = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            name = node.name.value
+            if name in audited_fields:
+                audited.add(audited_fields[name])
+            direct = self._direct and _plain_leaf(self.schema.get_field(parent_type, name), node)
+            if direct is not None:
+                plain.append((response_name, *direct))
+            else:
+                others[response_name] = field_details_list
+        return _Plan(
+            grouped_field_set,
+            parent_type,
+            tuple(sorted(audited)),
+            tuple(plain),
+            others if plain else None,
         )
-        self._audited[id(grouped_field_set)] = (grouped_field_set, names)
-        return names
 
     def execute_fields(
         self,
@@ -203,15 +238,87 @@ class ReadAuditingExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        audited = AUDITED_PLAIN_FIELDS.get(parent_type.name)
-        if audited is not None:
-            names = self._audited_names(audited, grouped_field_set)
+        plan = self._plans.get(id(grouped_field_set))
+        if plan is None or plan.parent_type is not parent_type:
+            plan = self._plan(parent_type, grouped_field_set)
+            self._plans[id(grouped_field_set)] = plan
+        if plan.audited:
             context = self.context_value
-            if names and isinstance(context, Context):
-                context.note_reads(source_value.audit_id, names)
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
+            if isinstance(context, Context):
+                context.note_reads(source_value.audit_id, plan.audited)
+        if plan.others is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        plain: dict[str, Any] = {}
+        others = plan.others
+        for response_name, attribute, leaf_type, non_null in plan.plain:
+            value = _coerced(getattr(source_value, attribute, Undefined), leaf_type, non_null)
+            if value is Undefined:
+                # Let graphql-core resolve it and report whatever is wrong, as it always has.
+                if others is plan.others:
+                    others = dict(others)
+                others[response_name] = grouped_field_set[response_name]
+            else:
+                plain[response_name] = value
+        rest = (
+            super().execute_fields(parent_type, source_value, path, others, position_context)
+            if others
+            else {}
         )
+        if self.is_awaitable(rest):
+
+            async def merged() -> dict[str, Any]:
+                return _in_order(grouped_field_set, plain, await rest)
+
+            return merged()
+        return _in_order(grouped_field_set, plain, rest)
+
+
+def _plain_leaf(
+    field_def: GraphQLField | None, node: FieldNode
+) -> tuple[str, GraphQLLeafType, bool] | None:
+    """(attribute, leaf type, non-null) when strawberry resolves the field by ``getattr``."""
+    if field_def is None or field_def.args or node.arguments:
+        return None
+    strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        not isinstance(strawberry_field, StrawberryField)
+        or not strawberry_field.is_basic_field
+        or strawberry_field.default_resolver is not getattr
+        or strawberry_field.python_name is None
+    ):
+        return None
+    field_type = field_def.type
+    non_null = is_non_null_type(field_type)
+    leaf = field_type.of_type if non_null else field_type  # type: ignore[union-attr]
+    if not is_leaf_type(leaf):
+        return None
+    return strawberry_field.python_name, leaf, non_null
+
+
+def _coerced(value: Any, leaf_type: GraphQLLeafType, non_null: bool) -> Any:
+    """The value as graphql-core would complete it, or Undefined to leave it to graphql-core."""
+    if value is None:
+        return Undefined if non_null else None
+    if value is Undefined or isinstance(value, Exception) or optimized_is_awaitable(value):
+        return Undefined
+    try:
+        coerced = leaf_type.coerce_output_value(value)
+    except Exception:  # noqa: BLE001 - graphql-core reports it, with its path
+        return Undefined
+    return Undefined if coerced is None else coerced
+
+
+def _in_order(
+    grouped_field_set: GroupedFieldSet, plain: dict[str, Any], rest: dict[str, Any]
+) -> dict[str, Any]:
+    # graphql-core leaves out fields it could not find: so must this.
+    return {
+        name: plain[name] if name in plain else rest[name]
+        for name in grouped_field_set
+        if name in plain or name in rest
+    }
 
 
 class AuditReads(SchemaExtension):
@@ -246,6 +353,6 @@ __all__ = [
     "AuditReads",
     "CheckedDocuments",
     "DocumentLimits",
-    "ReadAuditingExecutor",
+    "SchemaExecutor",
     "should_mask_error",
 ]

@@ -41,7 +41,7 @@ class ExternalId:
 
 #: Personal fields served straight from the row, as plain attributes: GraphQL name -> the name
 #: on the audit trail. They have no resolvers to note their reads; the executor notes them once
-#: per Learner object, from the fields selected on it (schema.extensions.ReadAuditingExecutor).
+#: per Learner object, from the fields selected on it (schema.extensions.SchemaExecutor).
 PLAIN_PERSONAL_FIELDS: Mapping[str, str] = {
     strawberry_name(name): name
     for name in (

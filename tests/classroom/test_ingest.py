@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -93,78 +94,92 @@ NOT_JPEG = b64(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
 TOO_BIG = b64(jpeg(64 * 1024 + 1))
 
 
-@pytest.mark.parametrize(
-    ("override", "reason"),
-    [
-        ({"eventId": ""}, "eventId must be 1 to 64 printable ASCII characters"),
-        ({"eventId": LONG_ID}, "eventId must be 1 to 64 printable ASCII characters"),
-        ({"eventId": "has space"}, "eventId must be 1 to 64 printable ASCII characters"),
-        ({"eventId": "caf\u00e9"}, "eventId must be 1 to 64 printable ASCII characters"),
-        ({"eventId": "tab\there"}, "eventId must be 1 to 64 printable ASCII characters"),
-        ({"occurredAt": "2026-11-28T10:00:00"}, "occurredAt needs a time zone"),
-        ({"age": timedelta(days=7, seconds=1)}, "is more than 7 days old or in the future"),
-        ({"age": -timedelta(minutes=5, seconds=1)}, "more than 7 days old or in the future"),
-        ({"app": "a" * 129}, "app is longer than 128 characters"),
-        ({"url": "https://example.com/" + "a" * 2030}, "url is longer than 2048 characters"),
-        ({"title": "t" * 513}, "title is longer than 512 characters"),
-        ({"text": "w" * 4097}, "text is longer than 4096 characters"),
-        ({"url": "ftp://example.com/file"}, "url must be http:// or https://"),
-        ({"url": "javascript:alert(1)"}, "url must be http:// or https://"),
-        ({"url": "example.com"}, "url must be http:// or https://"),
-        ({"thumbnail": "not base64!"}, "thumbnail is not base64"),
-        ({"thumbnail": NOT_JPEG}, "thumbnail is not a JPEG"),
-        ({"thumbnail": TOO_BIG}, "thumbnail is larger than 64 KB"),
-        ({"thumbnail": "A" * 100_000}, "thumbnail is larger than 64 KB"),
-    ],
-)
-async def test_an_invalid_event_is_rejected_with_a_reason_and_its_neighbours_accepted(
-    services: Services, gql: GraphQLRunner, clock: Clock, override: dict[str, Any], reason: str
-) -> None:
-    # given
-    room = await a_class(services)
+#: (override, reason): one rule each. "age" moves occurredAt into the past (or the future).
+INVALID: list[tuple[dict[str, Any], str]] = [
+    ({"eventId": ""}, "eventId must be 1 to 64 printable ASCII characters"),
+    ({"eventId": LONG_ID}, "eventId must be 1 to 64 printable ASCII characters"),
+    ({"eventId": "has space"}, "eventId must be 1 to 64 printable ASCII characters"),
+    ({"eventId": "caf\u00e9"}, "eventId must be 1 to 64 printable ASCII characters"),
+    ({"eventId": "tab\there"}, "eventId must be 1 to 64 printable ASCII characters"),
+    ({"occurredAt": "2026-11-28T10:00:00"}, "occurredAt needs a time zone"),
+    ({"age": timedelta(days=7, seconds=1)}, "occurredAt is more than 7 days old or in the future"),
+    ({"age": -timedelta(minutes=5, seconds=1)}, "occurredAt is more than 7 days old or in the"),
+    ({"app": "a" * 129}, "app is longer than 128 characters"),
+    ({"url": "https://example.com/" + "a" * 2030}, "url is longer than 2048 characters"),
+    ({"title": "t" * 513}, "title is longer than 512 characters"),
+    ({"text": "w" * 4097}, "text is longer than 4096 characters"),
+    ({"url": "ftp://example.com/file"}, "url must be http:// or https://"),
+    ({"url": "javascript:alert(1)"}, "url must be http:// or https://"),
+    ({"url": "example.com"}, "url must be http:// or https://"),
+    ({"thumbnail": "not base64!"}, "thumbnail is not base64"),
+    ({"thumbnail": NOT_JPEG}, "thumbnail is not a JPEG"),
+    ({"thumbnail": TOO_BIG}, "thumbnail is larger than 64 KB"),
+    ({"thumbnail": "A" * 100_000}, "thumbnail is larger than 64 KB"),
+]
+
+#: (override, kind): exactly at each limit, so accepted.
+AT_THE_LIMITS: list[tuple[dict[str, Any], str]] = [
+    ({"eventId": "x" * 64}, "URL_VISIT"),
+    ({"eventId": "!~azAZ09-_.:{}"}, "URL_VISIT"),
+    ({"age": timedelta(days=7)}, "URL_VISIT"),
+    ({"age": -timedelta(minutes=5)}, "URL_VISIT"),
+    ({"app": "a" * 128}, "APP_FOCUS"),
+    ({"url": "https://example.com/" + "a" * 2028}, "URL_VISIT"),
+    ({"title": "t" * 512}, "URL_VISIT"),
+    ({"text": "w" * 4096}, "TYPED_TEXT"),
+    ({"url": "http://example.com/"}, "URL_VISIT"),
+    ({"thumbnail": b64(jpeg(64 * 1024))}, "SCREENSHOT"),
+]
+
+
+def shaped(clock: Clock, override: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     fields = dict(override)
     at = clock.now - fields.pop("age", timedelta(0))
-    bad = event("SCREENSHOT" if "thumbnail" in fields else "URL_VISIT", at, **fields)
-    before = event("APP_FOCUS", clock.now, app="Chrome")
-    after = event("URL_VISIT", clock.now, url="https://www.bbc.co.uk/bitesize")
+    return event(kind or ("SCREENSHOT" if "thumbnail" in fields else "URL_VISIT"), at, **fields)
+
+
+async def test_each_invalid_event_is_rejected_with_its_reason_and_valid_ones_accepted(
+    services: Services, gql: GraphQLRunner, clock: Clock
+) -> None:
+    # given: one batch alternating a valid event and an event breaking one rule
+    room = await a_class(services)
+    batch: list[dict[str, Any]] = []
+    expected: list[tuple[str, str | None]] = []
+    for override, reason in INVALID:
+        batch.append(event("APP_FOCUS", clock.now, app="Chrome"))
+        expected.append(("ACCEPTED", None))
+        batch.append(shaped(clock, override))
+        expected.append(("REJECTED", reason))
     # when
-    payload = await report(gql, room.pupil.viewer, before, bad, after)
+    payload = await report(gql, room.pupil.viewer, *batch)
     # then
     assert payload["errors"] == []
-    assert statuses(payload) == ["ACCEPTED", "REJECTED", "ACCEPTED"]
-    rejected = payload["results"][1]
-    assert reason in rejected["reason"]
-    assert rejected["blocked"] is False
-    assert rejected["eventId"] == str(bad["eventId"])[:64]
-    assert len(await history_rows(services, 2)) == 2
+    assert len(payload["results"]) == len(expected)
+    for result, (status, reason) in zip(payload["results"], expected, strict=True):
+        assert result["status"] == status, (result, reason)
+        assert result["blocked"] is False
+        if reason is None:
+            assert result["reason"] is None
+        else:
+            assert reason in result["reason"], (result, reason)
+    assert [r["eventId"] for r in payload["results"][1::2]] == [
+        str(e["eventId"])[:64] for e in batch[1::2]
+    ]
+    assert len(await history_rows(services, len(INVALID))) == len(INVALID)
 
 
-@pytest.mark.parametrize(
-    ("override", "kind"),
-    [
-        ({"eventId": "x" * 64}, "URL_VISIT"),
-        ({"eventId": "!~azAZ09-_.:{}"}, "URL_VISIT"),
-        ({"age": timedelta(days=7)}, "URL_VISIT"),
-        ({"age": -timedelta(minutes=5)}, "URL_VISIT"),
-        ({"app": "a" * 128}, "APP_FOCUS"),
-        ({"url": "https://example.com/" + "a" * 2028}, "URL_VISIT"),
-        ({"title": "t" * 512}, "URL_VISIT"),
-        ({"text": "w" * 4096}, "TYPED_TEXT"),
-        ({"url": "http://example.com/"}, "URL_VISIT"),
-        ({"thumbnail": b64(jpeg(64 * 1024))}, "SCREENSHOT"),
-    ],
-)
-async def test_events_at_the_limits_are_accepted(
-    services: Services, gql: GraphQLRunner, clock: Clock, override: dict[str, Any], kind: str
+async def test_events_exactly_at_the_limits_are_accepted(
+    services: Services, gql: GraphQLRunner, clock: Clock
 ) -> None:
     # given
     room = await a_class(services)
-    fields = dict(override)
-    at = clock.now - fields.pop("age", timedelta(0))
+    batch = [shaped(clock, override, kind) for override, kind in AT_THE_LIMITS]
     # when
-    payload = await report(gql, room.pupil.viewer, event(kind, at, **fields))
+    payload = await report(gql, room.pupil.viewer, *batch)
     # then
-    assert statuses(payload) == ["ACCEPTED"], payload
+    assert [(r["status"], r["reason"]) for r in payload["results"]] == [("ACCEPTED", None)] * len(
+        AT_THE_LIMITS
+    )
 
 
 async def test_an_unknown_kind_is_rejected_per_event_by_the_use_case(
@@ -300,26 +315,27 @@ async def _anonymous(services: Services) -> None:
     return None
 
 
-WHO = [
-    pytest.param(lambda s: _staff(s, Role.TEACHER), "FORBIDDEN", id="teacher"),
-    pytest.param(lambda s: _staff(s, Role.ADMIN), "FORBIDDEN", id="admin"),
-    pytest.param(lambda s: _staff(s, Role.SAFEGUARDING_LEAD), "FORBIDDEN", id="dsl"),
-    pytest.param(_partner, "FORBIDDEN", id="partner"),
-    pytest.param(_anonymous, "UNAUTHENTICATED", id="anonymous"),
+#: Principals other than a device, and what reportActivity answers them.
+WHO: list[tuple[str, Callable[[Services], Awaitable[Viewer | None]], str]] = [
+    ("teacher", lambda s: _staff(s, Role.TEACHER), "FORBIDDEN"),
+    ("admin", lambda s: _staff(s, Role.ADMIN), "FORBIDDEN"),
+    ("safeguarding lead", lambda s: _staff(s, Role.SAFEGUARDING_LEAD), "FORBIDDEN"),
+    ("partner", _partner, "FORBIDDEN"),
+    ("anonymous", _anonymous, "UNAUTHENTICATED"),
 ]
 
 
-@pytest.mark.parametrize(("who", "code"), WHO)
 async def test_only_a_device_may_report_activity(
-    services: Services, gql: GraphQLRunner, clock: Clock, who: Any, code: str
+    services: Services, gql: GraphQLRunner, clock: Clock
 ) -> None:
-    # given
-    viewer = await who(services)
-    # when
-    result = await gql(REPORT, viewer, events=[event("IDLE", clock.now)])
-    # then
-    assert error_code(result) == code
-    assert result.data is None
+    for name, who, code in WHO:
+        # given
+        viewer = await who(services)
+        # when
+        result = await gql(REPORT, viewer, events=[event("IDLE", clock.now)])
+        # then
+        assert (name, error_code(result)) == (name, code)
+        assert result.data is None
     assert await ActivityRecord.all().count() == 0
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from models.staff import Role
 from realtime import channels
@@ -221,37 +220,38 @@ async def _anonymous(services: Services, room: Class) -> None:
     return None
 
 
-REFUSED = [
-    pytest.param(_teacher_elsewhere, "NOT_FOUND", id="teacher-of-another-group"),
-    pytest.param(_teacher_of_another_school, "NOT_FOUND", id="teacher-of-another-school"),
-    pytest.param(_admin_of_another_school, "NOT_FOUND", id="admin-of-another-school"),
-    pytest.param(_safeguarding_lead, "FORBIDDEN", id="safeguarding-lead"),
-    pytest.param(_device, "FORBIDDEN", id="device"),
-    pytest.param(_partner, "FORBIDDEN", id="partner"),
-    pytest.param(_anonymous, "UNAUTHENTICATED", id="anonymous"),
+#: Who may not watch a group, and the error both the stream and the snapshot answer.
+REFUSED: list[tuple[str, Callable[[Services, Class], Awaitable[Viewer | None]], str]] = [
+    ("teacher of another group", _teacher_elsewhere, "NOT_FOUND"),
+    ("teacher of another school", _teacher_of_another_school, "NOT_FOUND"),
+    ("admin of another school", _admin_of_another_school, "NOT_FOUND"),
+    ("safeguarding lead", _safeguarding_lead, "FORBIDDEN"),
+    ("device", _device, "FORBIDDEN"),
+    ("partner", _partner, "FORBIDDEN"),
+    ("anonymous", _anonymous, "UNAUTHENTICATED"),
 ]
 
 
-@pytest.mark.parametrize(("who", "code"), REFUSED)
 async def test_who_may_not_watch_is_refused_at_subscribe_and_leaves_no_subscription(
-    services: Services, gql: GraphQLRunner, who: Any, code: str
+    services: Services, gql: GraphQLRunner
 ) -> None:
     # given
     room = await a_class(services)
-    viewer = await who(services, room)
-    # when
-    stream = await subscribe(services, viewer, ACTIVITY, groupId=room.group_id)
-    async with aclosing(stream):
-        result = await receive(stream)
-        finished = await ended(stream)
-    # then
-    assert error_code(result) == code
-    assert result.data is None
-    assert finished
-    assert services.broker.subscriber_count(group_channel(room)) == 0
-    # and: the same answer for the snapshot
-    snapshot = await gql(CLASSROOM, viewer, groupId=room.group_id)
-    assert error_code(snapshot) == code
+    for name, who, code in REFUSED:
+        viewer = await who(services, room)
+        # when
+        stream = await subscribe(services, viewer, ACTIVITY, groupId=room.group_id)
+        async with aclosing(stream):
+            result = await receive(stream)
+            finished = await ended(stream)
+        # then
+        assert (name, error_code(result)) == (name, code)
+        assert result.data is None
+        assert finished, name
+        assert services.broker.subscriber_count(group_channel(room)) == 0, name
+        # and: the same answer for the snapshot
+        snapshot = await gql(CLASSROOM, viewer, groupId=room.group_id)
+        assert (name, error_code(snapshot)) == (name, code)
 
 
 async def test_an_admin_of_the_school_may_watch_any_group(

@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
-from app.config import Mode, Settings
+from app.config import Limits, Mode, Settings
 from app.security.crypto import MasterKey
 from models.staff import Role
 from resolvers.context import Services
@@ -521,7 +521,7 @@ async def test_ws_oversized_frame_closes_1009(server: Server) -> None:
     async with socket(server) as ws:
         await acknowledged(ws, server.token)
         # when a 70 KB message is sent (the limit is 64 KiB)
-        padding = " " * 70_000
+        padding = " " * (Limits().ws_max_message_bytes + 6_000)
         await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": TYPENAME + padding}})
         # then the server closes with 1009, message too big (WS-06)
         assert await close_code(ws) == 1009

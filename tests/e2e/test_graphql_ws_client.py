@@ -130,7 +130,7 @@ async def test_graphql_ws_client_receives_the_reported_activity(
         await eventually(
             lambda: node.exited,
             nudge=report,
-            timeout=WAIT_SECONDS,
+            within=WAIT_SECONDS,
             what="graphql-ws printing two events and exiting",
         )
     # then the client was acknowledged, printed two of the reported events, and exited 0
@@ -146,8 +146,9 @@ async def test_graphql_ws_client_receives_the_reported_activity(
         assert activity["blocked"] is False
         assert activity["learnerId"] == classroom.learner_id
         assert activity["deviceId"] == classroom.device_id
-    assert payloads[0]["data"]["classroomActivity"]["url"] != (
-        payloads[1]["data"]["classroomActivity"]["url"]
+    assert (
+        payloads[0]["data"]["classroomActivity"]["url"]
+        != (payloads[1]["data"]["classroomActivity"]["url"])
     )
 
 
@@ -159,7 +160,7 @@ async def test_graphql_ws_client_sees_a_bad_token_as_close_4403(
         node_scripts, server, "pps_forged", server.classroom.group_id, 1
     ) as node:
         # when it connects
-        await eventually(lambda: node.exited, timeout=WAIT_SECONDS, what="graphql-ws exiting")
+        await eventually(lambda: node.exited, within=WAIT_SECONDS, what="graphql-ws exiting")
     # then it was never acknowledged and reports the server's 4403 close
     assert node.process.returncode == 1, node.explain()
     assert node.stdout == []

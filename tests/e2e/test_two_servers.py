@@ -9,7 +9,7 @@ other and with nobody else.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,24 @@ class DeviceSocket:
         """Report a visit over the socket; its one ``next`` (then ``complete``) frame."""
         op_id = f"report-{next(self._ids)}"
         await self.ws.subscribe(op_id, REPORT_ACTIVITY, events=[visit(url)])
-        await self.ws.expect(lambda f: f.get("id") == op_id and f["type"] == "complete")
+        end = await self.ws.expect(
+            lambda f: f.get("id") == op_id and f["type"] in {"complete", "error"}
+        )
+        assert end["type"] == "complete", end
         (result,) = self.ws.of(op_id, "next")
         return result
+
+
+def command_frame(op_id: str, command_id: str) -> Callable[[dict[str, Any]], bool]:
+    """The ``next`` of ``op_id`` carrying the device command ``command_id``."""
+
+    def matches(frame: dict[str, Any]) -> bool:
+        if frame.get("id") != op_id or frame.get("type") != "next":
+            return False
+        command = (frame["payload"].get("data") or {}).get("deviceCommands") or {}
+        return bool(command.get("id") == command_id)
+
+    return matches
 
 
 async def test_activity_reported_on_server_a_reaches_a_teacher_on_server_b(
@@ -146,9 +161,11 @@ async def test_lock_sent_through_server_b_reaches_the_device_on_server_a(
         (command,) = sent["sendDeviceCommand"]["commands"]
         assert sent["sendDeviceCommand"]["errors"] == []
         arrived = await device.expect(
-            lambda f: f.get("id") == "commands"
-            and (f["payload"].get("data") or {}).get("deviceCommands", {}).get("id")
-            == command["id"],
+            lambda f: (
+                f.get("id") == "commands"
+                and (f["payload"].get("data") or {}).get("deviceCommands", {}).get("id")
+                == command["id"]
+            ),
             EVENT_SECONDS,
         )
     assert arrived["payload"] == {

@@ -264,13 +264,13 @@ class Socket:
     async def expect(
         self,
         predicate: Callable[[dict[str, Any]], bool],
-        timeout: float = WS_SECONDS,
+        within: float = WS_SECONDS,
         *,
         after: int = 0,
     ) -> dict[str, Any]:
         """The first frame from index ``after`` on matching ``predicate``, waiting for it."""
         try:
-            async with asyncio.timeout(timeout), self._arrived:
+            async with asyncio.timeout(within), self._arrived:
                 while True:
                     found = self.find(predicate, after=after)
                     if found is not None:
@@ -279,7 +279,7 @@ class Socket:
                         pytest.fail(f"socket closed ({self.ws.close_code}) first: {self.frames}")
                     await self._arrived.wait()
         except TimeoutError:
-            pytest.fail(f"no matching frame within {timeout} s; frames: {self.frames}")
+            pytest.fail(f"no matching frame within {within} s; frames: {self.frames}")
 
     def find(
         self, predicate: Callable[[dict[str, Any]], bool], *, after: int = 0
@@ -287,9 +287,7 @@ class Socket:
         return next((f for f in self.frames[after:] if predicate(f)), None)
 
     def of(self, op_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-        return [
-            f for f in self.frames if f.get("id") == op_id and kind in (None, f.get("type"))
-        ]
+        return [f for f in self.frames if f.get("id") == op_id and kind in (None, f.get("type"))]
 
     async def flush(self) -> None:
         """Ping and await the pong: every frame the server queued before it has arrived."""
@@ -298,13 +296,13 @@ class Socket:
         await self.send({"type": "ping", "payload": marker})
         await self.expect(lambda f: f == {"type": "pong", "payload": marker})
 
-    async def close_code(self, timeout: float = WS_SECONDS) -> int | None:
-        """The code the server closed with; fails unless it closes within ``timeout``."""
+    async def close_code(self, within: float = WS_SECONDS) -> int | None:
+        """The code the server closed with; fails unless it closes ``within`` seconds."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 await self._closed.wait()
         except TimeoutError:
-            pytest.fail(f"the socket stayed open for {timeout} s; frames: {self.frames}")
+            pytest.fail(f"the socket stayed open for {within} s; frames: {self.frames}")
         return self.ws.close_code
 
     async def aclose(self) -> None:
@@ -348,11 +346,11 @@ async def eventually(
     done: Callable[[], bool],
     *,
     nudge: Callable[[], Awaitable[object]] | None = None,
-    timeout: float = EVENT_SECONDS,
+    within: float = EVENT_SECONDS,
     what: str,
 ) -> None:
-    """Poll ``done`` every STEP seconds, calling ``nudge`` every few steps, for ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """Poll ``done`` every STEP seconds, calling ``nudge`` every few steps, for ``within`` s."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         if nudge is not None:
             await nudge()
@@ -360,12 +358,12 @@ async def eventually(
             if done():
                 return
             if asyncio.get_running_loop().time() > deadline:
-                pytest.fail(f"{what}: not within {timeout} s")
+                pytest.fail(f"{what}: not within {within} s")
             await asyncio.sleep(STEP)
 
 
 async def until_live(
-    report: Callable[[str], Awaitable[object]], *subscribers: tuple[Socket, str]
+    report: Callable[[str], Awaitable[Any]], *subscribers: tuple[Socket, str]
 ) -> None:
     """Report page visits until every (socket, operation id) has received one."""
 
@@ -417,7 +415,8 @@ def classroom_server(
             classroom.colleague,
             classroom.cover_teacher,
         )
-        yield Server(base_url, classroom, *tokens, log_path)
+        admin, teacher, colleague, cover = tokens
+        yield Server(base_url, classroom, admin, teacher, colleague, cover, log_path)
 
 
 @pytest.fixture(scope="module")
@@ -437,8 +436,8 @@ async def http(server: Server) -> AsyncIterator[Api]:
         yield client
 
 
-def reporter(http: Api, server: Server) -> Callable[[str], Awaitable[object]]:
-    async def report(url: str) -> object:
+def reporter(http: Api, server: Server) -> Callable[[str], Awaitable[Any]]:
+    async def report(url: str) -> Any:
         return await http.report(server.classroom.device_token, url)
 
     return report
@@ -482,9 +481,7 @@ INITS_REFUSED = {
 
 
 @pytest.mark.parametrize("payload", INITS_REFUSED.values(), ids=INITS_REFUSED.keys())
-async def test_refused_connection_init_closes_4403(
-    server: Server, payload: dict[str, Any]
-) -> None:
+async def test_refused_connection_init_closes_4403(server: Server, payload: dict[str, Any]) -> None:
     # given a socket from the allowed origin, without a cookie
     async with open_socket(server.ws_url) as ws:
         # when connection_init carries no valid token
@@ -642,7 +639,9 @@ async def test_client_complete_stops_the_subscription_and_frees_its_id(
             nudge=lambda: report(marked_url("reused")),
             what="an event for the reused id",
         )
-        assert ws.find(lambda f: f.get("id") == "a", after=reused_at)["type"] == "next"  # type: ignore[index]
+        reused = ws.find(lambda f: f.get("id") == "a", after=reused_at)
+        assert reused is not None
+        assert reused["type"] == "next", reused
 
 
 async def test_subscription_limit_gets_an_error_frame(server: Server) -> None:
@@ -656,7 +655,7 @@ async def test_subscription_limit_gets_an_error_frame(server: Server) -> None:
         # when one more is sent
         await ws.subscribe("extra", CLASSROOM_ACTIVITY, groupId=server.classroom.group_id)
         refused = await ws.expect(lambda f: f.get("id") == "extra")
-        # then it gets an error frame, the socket stays open, and the others still run
+        # then it gets an error frame, the socket stays open and no other operation ended
         await ws.flush()
         assert refused == {
             "id": "extra",
@@ -691,9 +690,12 @@ async def test_two_teachers_watching_one_class_receive_the_same_event(
         # when the learner's device reports a page visit
         url = marked_url("shared")
         body = await report(url)
-        # then both receive it: the very same bytes, since it was serialised once
+        # then both receive it, as the very same bytes (one cohort: serialised once)
         frames = [await ws.expect(next_with_url("live", url)) for ws in (teacher, colleague)]
-        texts = [ws.texts[ws.frames.index(frame)] for ws, frame in zip((teacher, colleague), frames)]
+        texts = [
+            ws.texts[ws.frames.index(frame)]
+            for ws, frame in zip((teacher, colleague), frames, strict=True)
+        ]
     assert body["data"]["reportActivity"]["results"][0]["status"] == "ACCEPTED", body
     assert texts[0] == texts[1]
     activity = frames[0]["payload"]["data"]["classroomActivity"]

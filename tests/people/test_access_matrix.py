@@ -40,28 +40,41 @@ else DEVICE is the OWN_CLASS learner's device.
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from graphql import GraphQLError, GraphQLInterfaceType
+from graphql import ExecutionResult, GraphQLError, GraphQLInterfaceType
 from tortoise.connection import get_connection
 
+from models.audit import AuditEvent
+from models.classroom import (
+    ActivityRecord,
+    CommandKind,
+    DeviceCommand,
+    Lesson,
+    LessonMode,
+    SchoolRule,
+)
 from models.devices import Device
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import ExternalId, Learner
 from models.partners import ApiKey, ApiKeyGrant, Scope
 from models.schools import School
 from models.staff import Membership, Role, Session, User
+from realtime import channels
 from resolvers import learners as learner_cases
 from resolvers.context import Context, PrincipalKind, Services, Viewer
 from resolvers.learners import LearnerData
 from schema.common import to_global_id
 from tests import factories
-from tests.conftest import SCHEMA, GraphQLRunner
+from tests.conftest import SCHEMA, GraphQLRunner, context_for
 
 
 class Outcome(enum.Enum):
@@ -104,51 +117,51 @@ PUBLIC = frozenset({"Query.viewer", "Mutation.login", "Mutation.logout"})
 #: an event a learner's device reports; ``deviceCommands``: the policy, then a pending command);
 #: denied, its first result is the error.
 MATRIX = """
-operation                     anon  teacher  admin  dsl  leader  partner  partner-  device  oth-admin
-learner(id)                   UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Learner)                 UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-learners                      UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-learner.identifiers           UUU   FNN      AAN    FFN  FFN     AAN      FFN       FFF     NNA
-learner.sendDetails           UUU   ANN      AAN    AAN  AAN     FFN      FFF       FFF     NNA
-groups                        UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Group)                   UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
-node(Group).learners          UUU   ANN      AAN    AAN  AAN     AAN      FFN       FFF     NNA
-node(Group).teachers          UUU   ANN      AAN    AAN  AAN     FFN      FFN       FFF     NNA
-staff                         UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
-node(StaffMember)             UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
-school                        UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-schools                       UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-node(School)                  UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
-devices                       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-node(Device)                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-apiKeys                       UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-node(ApiKey)                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-auditEvents                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createLearner                 UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateLearner                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createGroup                   UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateGroup                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-enrolLearners                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-unenrolLearners               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-assignTeacher                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-unassignTeacher               UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createStaff                   UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-updateStaff                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-enrolDevice                   UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-revokeDevice                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-createApiKey                  UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-revokeApiKey                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-classroom(groupId)            UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-node(Lesson)                  UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-classroomActivity(groupId)    UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-startLesson                   UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-endLesson                     UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-sendDeviceCommand(groupId)    UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-sendDeviceCommand(deviceIds)  UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
-setSchoolRules                UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
-reportActivity                UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
-acknowledgeDeviceCommands     UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
-deviceCommands                UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+operation                    anon  teacher  admin  dsl  leader  partner  partner-  device  oth-admin
+learner(id)                  UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Learner)                UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+learners                     UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+learner.identifiers          UUU   FNN      AAN    FFN  FFN     AAN      FFN       FFF     NNA
+learner.sendDetails          UUU   ANN      AAN    AAN  AAN     FFN      FFF       FFF     NNA
+groups                       UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Group)                  UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
+node(Group).learners         UUU   ANN      AAN    AAN  AAN     AAN      FFN       FFF     NNA
+node(Group).teachers         UUU   ANN      AAN    AAN  AAN     FFN      FFN       FFF     NNA
+staff                        UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
+node(StaffMember)            UUU   AAN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
+school                       UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+schools                      UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+node(School)                 UUU   AAN      AAN    AAN  AAN     AAN      AAN       FFF     NNA
+devices                      UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(Device)                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+apiKeys                      UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(ApiKey)                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+auditEvents                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createLearner                UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateLearner                UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createGroup                  UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateGroup                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+enrolLearners                UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+unenrolLearners              UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+assignTeacher                UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+unassignTeacher              UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createStaff                  UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+updateStaff                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+enrolDevice                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+revokeDevice                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+createApiKey                 UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+revokeApiKey                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+classroom(groupId)           UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+node(Lesson)                 UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+classroomActivity(groupId)   UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+startLesson                  UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+endLesson                    UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+sendDeviceCommand(groupId)   UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+sendDeviceCommand(deviceIds) UUU   ANN      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+setSchoolRules               UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
+reportActivity               UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+acknowledgeDeviceCommands    UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+deviceCommands               UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
 """
 
 Row = Mapping[Where, Outcome]
@@ -554,7 +567,12 @@ async def classroom_of(
         device_id=device.id,
         learner_id=learner.id,
     )
-    return {"device": device, "device_viewer": device_viewer, "command": command, "lessons": lessons}
+    return {
+        "device": device,
+        "device_viewer": device_viewer,
+        "command": command,
+        "lessons": lessons,
+    }
 
 
 #: Everything a denied mutation must leave exactly as it was.
@@ -899,7 +917,8 @@ async def key_revoked(cell: Cell) -> bool:
 
 def user_id(cell: Cell) -> int:
     viewer = cell.viewer
-    assert viewer is not None and viewer.user_id is not None
+    assert viewer is not None
+    assert viewer.user_id is not None
     return viewer.user_id
 
 
@@ -937,7 +956,13 @@ def report_input(cell: Cell) -> dict[str, Any]:
     """One event from the scope's device (whoever sends it)."""
     at = cell.world.now.isoformat()
     url = "https://www.bbc.co.uk/bitesize"
-    return {"input": {"events": [{"eventId": event_id(cell), "occurredAt": at, "kind": "URL_VISIT", "url": url}]}}
+    return {
+        "input": {
+            "events": [
+                {"eventId": event_id(cell), "occurredAt": at, "kind": "URL_VISIT", "url": url}
+            ]
+        }
+    }
 
 
 def acknowledge_input(cell: Cell) -> dict[str, Any]:
@@ -954,7 +979,7 @@ async def lesson_started(cell: Cell) -> bool:
 
 
 async def lesson_ended(cell: Cell) -> bool:
-    """Ended by this very call: the audit trail names the viewer (ending an ended one is a no-op)."""
+    """Ended by this very call, as the audit trail says (ending an ended lesson is a no-op)."""
     lesson = await Lesson.get(id=cell.place.lessons[cell.who].id)
     ends = AuditEvent.filter(action="lesson.end", actor_type="user", actor_id=str(user_id(cell)))
     targets = [event.target_ids for event in await ends]
@@ -1017,7 +1042,8 @@ async def report_from_the_group(cell: Cell) -> None:
     result = await SCHEMA.execute(
         REPORT_ACTIVITY, variable_values=report_input(cell), context_value=context
     )
-    assert result.errors is None and result.data is not None, result.errors
+    assert result.errors is None, result.errors
+    assert result.data is not None
     assert [r["status"] for r in result.data["reportActivity"]["results"]] == ["ACCEPTED"]
 
 
@@ -1038,7 +1064,8 @@ async def activity_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
 async def commands_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
     """ALLOW when the device gets its policy, then its own pending command (no one else's)."""
     policy, command = data[cell.op.field]
-    assert policy["kind"] == "POLICY" and policy["policy"]["version"], policy
+    assert policy["kind"] == "POLICY", policy
+    assert policy["policy"]["version"], policy
     mine = gid("DeviceCommand", cell.place.command.id)
     assert command == {"id": mine, "kind": "MESSAGE", "policy": None}, command
     return Outcome.ALLOW
@@ -1046,7 +1073,7 @@ async def commands_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
 
 _IDS, _GROUPS = Scope.LEARNER_IDENTIFIERS_READ, Scope.GROUPS_READ
 
-OPERATIONS: tuple[Operation, ...] = (
+PEOPLE_OPERATIONS: tuple[Operation, ...] = (
     Operation("learner(id)", "Query.learner", LEARNER, by_id("Learner"), found("Learner")),
     Operation("node(Learner)", "Query.node", LEARNER_NODE, by_id("Learner"), found("Learner")),
     Operation("learners", "Query.learners", LEARNERS, no_variables, listed("Learner", nodes)),
@@ -1207,6 +1234,83 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
+_SEND = "Mutation.sendDeviceCommand"
+
+CLASSROOM_OPERATIONS: tuple[Operation, ...] = (
+    Operation("classroom(groupId)", "Query.classroom", CLASSROOM, in_group, classroom_shown),
+    Operation("node(Lesson)", "Query.node", LESSON_NODE, by_id("Lesson"), found("Lesson")),
+    Operation(
+        "classroomActivity(groupId)",
+        "Subscription.classroomActivity",
+        CLASSROOM_ACTIVITY,
+        in_group,
+        activity_delivered,
+        trigger=report_from_the_group,
+        channel=group_channel,
+    ),
+    # Before startLesson: allowed cells run in this order, and starting a lesson ends the group's
+    # running ones, the lessons endLesson's cells end included.
+    Operation(
+        "endLesson", "Mutation.endLesson", END_LESSON, by_id("Lesson"), applied(lesson_ended)
+    ),
+    Operation(
+        "startLesson",
+        "Mutation.startLesson",
+        START_LESSON,
+        start_lesson_input,
+        applied(lesson_started),
+    ),
+    Operation(
+        "sendDeviceCommand(groupId)",
+        _SEND,
+        SEND_DEVICE_COMMAND,
+        command_to(lambda p: {"groupId": gid("Group", p.group.id)}),
+        applied(command_sent),
+    ),
+    Operation(
+        "sendDeviceCommand(deviceIds)",
+        _SEND,
+        SEND_DEVICE_COMMAND,
+        command_to(lambda p: {"deviceIds": [gid("Device", p.device.id)]}),
+        applied(command_sent, not_found_on="deviceIds"),
+    ),
+    Operation(
+        "setSchoolRules",
+        "Mutation.setSchoolRules",
+        SET_SCHOOL_RULES,
+        school_rules_input,
+        applied(rules_set),
+    ),
+    Operation(
+        "reportActivity",
+        "Mutation.reportActivity",
+        REPORT_ACTIVITY,
+        report_input,
+        applied(activity_recorded),
+        device_protocol=True,
+    ),
+    Operation(
+        "acknowledgeDeviceCommands",
+        "Mutation.acknowledgeDeviceCommands",
+        ACKNOWLEDGE,
+        acknowledge_input,
+        acknowledged_its_own,
+        device_protocol=True,
+    ),
+    Operation(
+        "deviceCommands",
+        "Subscription.deviceCommands",
+        DEVICE_COMMANDS,
+        no_variables,
+        commands_delivered,
+        device_protocol=True,
+        items=2,
+        channel=device_channel,
+    ),
+)
+
+OPERATIONS = PEOPLE_OPERATIONS + CLASSROOM_OPERATIONS
+
 DENIALS = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"})
 
 
@@ -1220,6 +1324,74 @@ def denial(errors: list[GraphQLError]) -> Outcome:
     return Outcome[str(code)]
 
 
+#: Upper bound for anything a cell waits for; a healthy run needs a small fraction of it.
+TIMEOUT = 5.0
+
+
+async def eventually(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    """Poll ``condition`` until it holds (True) or TIMEOUT passes (False); no blind sleeps."""
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                value = condition()
+                if await value if inspect.isawaitable(value) else value:
+                    return True
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        return False
+
+
+async def first_result(
+    cell: Cell, stream: AsyncGenerator[ExecutionResult, None]
+) -> ExecutionResult:
+    """The stream's first result; with a trigger, pulled once the stream listens (or failed)."""
+    op, broker = cell.op, cell.world.services.broker
+    first = asyncio.ensure_future(anext(stream))
+    try:
+        if op.trigger is not None and op.channel is not None:
+            channel = op.channel(cell)
+            listening = await eventually(
+                lambda: first.done() or broker.subscriber_count(channel) > 0
+            )
+            assert listening, "the stream neither listens nor fails"
+            if not first.done():
+                await op.trigger(cell)
+        async with asyncio.timeout(TIMEOUT):
+            return await first
+    finally:
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+
+
+async def listen(cell: Cell) -> ExecutionResult:
+    """Subscribe as the cell's viewer: the denial, or (allowed) the first ``items`` items as one
+    list under the field. The stream is closed and must leave no broker subscription behind."""
+    op, services = cell.op, cell.world.services
+    context = context_for(services, cell.viewer)
+    stream = await SCHEMA.subscribe(
+        op.document, variable_values=op.variables(cell), context_value=context
+    )
+    if isinstance(stream, ExecutionResult):
+        return stream
+    async with aclosing(stream):
+        result = await first_result(cell, stream)
+        if not result.errors:
+            items = []
+            while True:
+                assert result.errors is None, "the stream failed after it was allowed"
+                assert result.data is not None
+                items.append(result.data[op.field])
+                if len(items) == op.items:
+                    break
+                async with asyncio.timeout(TIMEOUT):
+                    result = await anext(stream)
+            result = ExecutionResult({op.field: items})
+    if op.channel is not None:
+        left = services.broker.subscriber_count(op.channel(cell))
+        assert left == 0, "the closed stream is still subscribed"
+    return result
+
+
 async def check_cell(gql: GraphQLRunner, cell: Cell, known: Snapshot | None) -> Snapshot | None:
     """Run one cell; for a denied mutation, return the (unchanged) state it was checked against.
 
@@ -1229,7 +1401,10 @@ async def check_cell(gql: GraphQLRunner, cell: Cell, known: Snapshot | None) -> 
     expected = cell.expected
     before = known or await snapshot() if cell.op.mutation else None
     # when
-    result = await gql(cell.op.document, cell.viewer, **cell.op.variables(cell))
+    if cell.op.subscription:
+        result = await listen(cell)
+    else:
+        result = await gql(cell.op.document, cell.viewer, **cell.op.variables(cell))
     # then
     if result.errors:
         outcome = denial(result.errors)
@@ -1245,7 +1420,9 @@ async def check_cell(gql: GraphQLRunner, cell: Cell, known: Snapshot | None) -> 
 
 
 READS = tuple(op for op in OPERATIONS if not op.mutation)
-MUTATIONS = tuple(op for op in OPERATIONS if op.mutation)
+MUTATIONS = tuple(op for op in PEOPLE_OPERATIONS if op.mutation)
+#: In a world of their own: the people mutations revoke the devices these act with and on.
+CLASSROOM_MUTATIONS = tuple(op for op in CLASSROOM_OPERATIONS if op.mutation)
 
 
 async def check_cells(
@@ -1282,6 +1459,15 @@ async def test_mutations_follow_the_matrix(
     await check_cells(gql, subtests, world, MUTATIONS)
 
 
+async def test_classroom_mutations_follow_the_matrix(
+    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
+) -> None:
+    # given
+    world = await build_world(services)
+    # when / then: per cell
+    await check_cells(gql, subtests, world, CLASSROOM_MUTATIONS)
+
+
 def test_every_cell_of_the_matrix_is_written() -> None:
     # given
     written = {
@@ -1303,18 +1489,23 @@ def test_a_missing_cell_fails_the_build() -> None:
         parse_matrix(incomplete)
 
 
-def test_creations_have_one_outcome_whatever_the_scope() -> None:
-    # given
-    creations = [op for op in OPERATIONS if op.field.startswith("create")]
+def test_operations_without_a_target_have_one_outcome_whatever_the_scope() -> None:
+    # given: creations and the school's rules act in the viewer's school; the device protocol
+    # acts on the device itself, so only DEVICE's scope (which device) means anything
+    creations = {op.name for op in OPERATIONS if op.field.startswith("create")}
+    untargeted = creations | {"setSchoolRules"}
+    protocol = {op.name for op in OPERATIONS if op.device_protocol}
     # when
-    rows = {(op.name, who): set(EXPECTED[op.name][who].values()) for op in creations for who in Who}
-    # then
-    assert {op.name for op in creations} == {
-        "createLearner",
-        "createGroup",
-        "createStaff",
-        "createApiKey",
+    rows = {(name, who): set(EXPECTED[name][who].values()) for name in untargeted for who in Who}
+    rows |= {
+        (name, who): set(EXPECTED[name][who].values())
+        for name in protocol
+        for who in Who
+        if who is not Who.DEVICE
     }
+    # then
+    assert creations == {"createLearner", "createGroup", "createStaff", "createApiKey"}
+    assert protocol == {"reportActivity", "acknowledgeDeviceCommands", "deviceCommands"}
     assert {key: seen for key, seen in rows.items() if len(seen) != 1} == {}
 
 
