@@ -101,8 +101,9 @@ def run_demo(data_dir: Path, *, host: str, port: int) -> int:
         flush=True,
     )
     os.environ.setdefault("PP_ENV", "development")
-    watcher = threading.Thread(target=_simulate_when_up, args=(settings.public_url, data_dir),
-                               daemon=True)
+    watcher = threading.Thread(
+        target=_simulate_when_up, args=(settings.public_url, data_dir), daemon=True
+    )
     watcher.start()
     try:
         uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
@@ -119,8 +120,19 @@ class _Simulator:
 
     def start(self, url: str, data_dir: Path) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [sys.executable, "-m", "app.cli", "simulate", "--url", url,
-             "--tokens", str(data_dir / "devices.json"), "--interval", "3"])
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "simulate",
+                "--url",
+                url,
+                "--tokens",
+                str(data_dir / "devices.json"),
+                "--interval",
+                "3",
+            ]
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

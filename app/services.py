@@ -81,6 +81,12 @@ async def keep_retention(services: Services) -> None:
         await asyncio.sleep(RETENTION_EVERY)
 
 
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 @contextlib.asynccontextmanager
 async def running(services: Services) -> AsyncIterator[Services]:
     """Connect the broker and live state, start the history writer and the retention sweep;
@@ -93,7 +99,7 @@ async def running(services: Services) -> AsyncIterator[Services]:
         stack.push_async_callback(services.watch.aclose)
         await stack.enter_async_context(services.history)
         sweeper = asyncio.create_task(keep_retention(services))
-        stack.callback(sweeper.cancel)
+        stack.push_async_callback(_cancelled, sweeper)
         yield services
 
 

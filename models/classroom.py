@@ -128,9 +128,10 @@ class ActivityRecord(Model):
     occurred_at = fields.DatetimeField(db_index=True)
     received_at = fields.DatetimeField()
     app = fields.CharField(max_length=128, null=True)
-    url = fields.CharField(max_length=2048, null=True)
-    title = fields.CharField(max_length=512, null=True)
-    #: Typed or searched text: an AES-GCM envelope.
+    #: Browsing history is personal data, and a search's URL carries its query: AES-GCM
+    #: envelopes like the typed or searched text.
+    url_enc = fields.BinaryField(null=True)
+    title_enc = fields.BinaryField(null=True)
     text_enc = fields.BinaryField(null=True)
     blocked = fields.BooleanField(default=False)
 

@@ -91,10 +91,10 @@ class Activity(_Event):
     url: str | None = None
     title: str | None = None
     idle: bool = False
-    locked: bool = False
+    #: Set by LOCK/UNLOCK commands; None when the event does not change it.
+    locked: bool | None = None
     blocked: bool = False
     reason: str | None = None
-    blocked_attempts: int = 0
     #: Base64 JPEG, only on SCREENSHOT events.
     thumbnail: str | None = None
 

@@ -16,14 +16,14 @@ from models.classroom import CommandKind, DeviceCommand
 from models.devices import Device
 from models.groups import Enrolment
 from realtime import channels
-from realtime.events import CommandIssued, EventError, PolicyChanged
+from realtime.events import Activity, CommandIssued, EventError, PolicyChanged
+from realtime.live_state import TileUpdate
 from resolvers import access
 from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.context import Context
 from resolvers.ingest import device_key
 from resolvers.policy import Policy, normalise_url
-from realtime.live_state import TileUpdate
 
 MAX_TTL = timedelta(hours=8)
 MAX_MESSAGE = 500
@@ -108,10 +108,7 @@ async def send_device_command(
             )
         )
     if kind in (CommandKind.LOCK, CommandKind.UNLOCK):
-        locked = "1" if kind is CommandKind.LOCK else "0"
-        await ctx.services.live.update_tiles(
-            [TileUpdate(device_key(d.school_id, d.id), {"locked": locked}) for d in devices]
-        )
+        await _show_lock(ctx, devices, locked=kind is CommandKind.LOCK, at=now)
     await ctx.services.broker.publish_many(
         [
             (channels.device(c.school_id, c.device_id), CommandIssued(command=c.id).encode())
@@ -119,6 +116,40 @@ async def send_device_command(
         ]
     )
     return commands
+
+
+async def _show_lock(ctx: Context, devices: list[Device], *, locked: bool, at: datetime) -> None:
+    """Teachers' tiles show the lock at once; every view of the learners' groups is told."""
+    await ctx.services.live.update_tiles(
+        [
+            TileUpdate(device_key(d.school_id, d.id), {"locked": "1" if locked else "0"})
+            for d in devices
+        ]
+    )
+    learners = [d.learner_id for d in devices if d.learner_id is not None]
+    links = await Enrolment.filter(learner_id__in=learners).values_list("learner_id", "group_id")
+    groups: dict[object, list[int]] = {}
+    for learner_id, group_id in links:
+        groups.setdefault(learner_id, []).append(group_id)
+    kind = "LOCK" if locked else "UNLOCK"
+    await ctx.services.broker.publish_many(
+        [
+            (
+                channels.group_activity(d.school_id, g),
+                Activity(
+                    group=g,
+                    device=d.id,
+                    learner=str(d.learner_id),
+                    kind=kind,
+                    at=at.isoformat(),
+                    locked=locked,
+                ).encode(),
+            )
+            for d in devices
+            if d.learner_id is not None
+            for g in groups.get(d.learner_id, [])
+        ]
+    )
 
 
 async def acknowledge(ctx: Context, command_ids: Sequence[int]) -> int:

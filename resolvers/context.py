@@ -91,10 +91,9 @@ class Context:
     services: Services
     viewer: Viewer | None = None
     request: RequestInfo = field(default_factory=RequestInfo)
-    #: Learner fields read in this operation, and the learners they were read from: flushed to
-    #: the audit trail as one event (names and ids only, never values).
-    read_fields: set[str] = field(default_factory=set)
-    read_ids: set[uuid.UUID] = field(default_factory=set)
+    #: Learner fields read in this operation, per school: flushed to the audit trail as one
+    #: event per school (names and ids only, never values).
+    reads: dict[int, Reads] = field(default_factory=dict)
     #: Set by ``login`` and ``logout`` so the HTTP view can set or clear the session cookie.
     new_session: SignedIn | None = None
     end_session: bool = False
@@ -118,20 +117,32 @@ class Context:
             self._loaders = Loaders.create(self, cache=self.cache_loaders)
         return self._loaders
 
-    def note_read(self, learner_id: uuid.UUID, field_name: str) -> None:
-        self.read_fields.add(field_name)
-        self.read_ids.add(learner_id)
+    def note_read(self, school_id: int, learner_id: uuid.UUID, field_name: str) -> None:
+        reads = self.reads.get(school_id)
+        if reads is None:
+            reads = self.reads[school_id] = Reads()
+        reads.learners.add(learner_id)
+        reads.fields.add(field_name)
 
-    def note_reads(self, learner_id: uuid.UUID, field_names: Iterable[str]) -> None:
-        self.read_fields.update(field_names)
-        self.read_ids.add(learner_id)
+    def note_reads(self, school_id: int, learner_id: uuid.UUID, field_names: Iterable[str]) -> None:
+        reads = self.reads.get(school_id)
+        if reads is None:
+            reads = self.reads[school_id] = Reads()
+        reads.learners.add(learner_id)
+        reads.fields.update(field_names)
 
-    def take_reads(self) -> tuple[list[str], list[str]]:
-        """(learner ids, field names) read so far, sorted; and start afresh."""
-        ids = sorted({str(i) for i in self.read_ids})
-        fields = sorted(self.read_fields)
-        self.read_ids, self.read_fields = set(), set()
-        return ids, fields
+    def take_reads(self) -> dict[int, Reads]:
+        """The reads noted so far, per school; and start afresh."""
+        reads, self.reads = self.reads, {}
+        return reads
 
 
-__all__ = ["Context", "PrincipalKind", "RequestInfo", "Services", "Viewer"]
+@dataclass(slots=True)
+class Reads:
+    """Which of one school's learners had which personal fields read."""
+
+    learners: set[uuid.UUID] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+
+
+__all__ = ["Context", "PrincipalKind", "Reads", "RequestInfo", "Services", "Viewer"]

@@ -61,7 +61,12 @@ class DeviceDirectory:
 
     async def get(self, device_id: int) -> DeviceState | None:
         state = self._states.get(device_id)
-        if state is not None and state.expires > time.monotonic():
+        ends = state.policy.ends_at if state is not None else None
+        if (
+            state is not None
+            and state.expires > time.monotonic()
+            and (ends is None or ends > self._now())
+        ):
             return state
         return await self.refresh(device_id)
 

@@ -38,6 +38,8 @@ class HistoryWriter:
         self._pending: list[ActivityRecord] = []
         self._seen_devices: set[int] = set()
         self._wake = asyncio.Event()
+        # One writer at a time: a flush on demand must not interleave with the periodic one.
+        self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.written = 0
@@ -55,6 +57,10 @@ class HistoryWriter:
             self._wake.set()
 
     async def flush(self) -> int:
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         rows, self._pending = self._pending, []
         devices, self._seen_devices = self._seen_devices, set()
         if rows:

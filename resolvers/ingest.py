@@ -32,6 +32,9 @@ KINDS = frozenset(
     {"APP_FOCUS", "URL_VISIT", "SEARCH", "TYPED_TEXT", "SCREENSHOT", "IDLE", "LOGIN", "LOGOUT"}
 )
 _LIMITS = {"app": 128, "url": 2048, "title": 512, "text": 4096}
+#: History columns stored as AES-GCM envelopes: browsing history is personal data, and a
+#: search's URL carries its query.
+ENCRYPTED_HISTORY = ("url", "title", "text")
 
 
 @dataclass(slots=True)
@@ -78,7 +81,7 @@ def _problem(event: ActivityInput, now: datetime) -> str | None:
         value = getattr(event, name)
         if value is not None and len(value) > limit:
             return f"{name} is longer than {limit} characters"
-    if event.url is not None and not event.url.startswith(("http://", "https://")):
+    if event.url is not None and not event.url[:8].lower().startswith(("http://", "https://")):
         return "url must be http:// or https://"
     if event.thumbnail is not None:
         return _thumbnail_problem(event.thumbnail)
@@ -110,6 +113,8 @@ def _tile_fields(event: ActivityInput, verdict: Verdict) -> dict[str, str]:
         value = getattr(event, name)
         if value is not None:
             fields[name] = value
+        elif event.kind == "APP_FOCUS" and name != "app":
+            fields[name] = ""  # an app without a page: the old page is no longer on screen
     if verdict.blocked:
         fields["last_blocked"] = verdict.reason or ""
     return fields
@@ -194,13 +199,14 @@ async def _make_live(
 async def _records(
     ctx: Context, state: DeviceState, accepted: list[tuple[ActivityInput, Verdict]], now: datetime
 ) -> list[ActivityRecord]:
+    keyring = ctx.services.keyring
     records = []
     for event, verdict in accepted:
         row_id = uuid.uuid4()
-        text = None
-        if event.text is not None:
-            context = FieldContext(state.school_id, "activity_record", "text", str(row_id))
-            text = await ctx.services.keyring.encrypt(context, event.text)
+        sealed: dict[str, bytes | None] = {}
+        for column in ENCRYPTED_HISTORY:
+            context = FieldContext(state.school_id, "activity_record", column, str(row_id))
+            sealed[f"{column}_enc"] = await keyring.encrypt(context, getattr(event, column))
         records.append(
             ActivityRecord(
                 id=row_id,
@@ -212,10 +218,8 @@ async def _records(
                 occurred_at=event.occurred_at,
                 received_at=now,
                 app=event.app,
-                url=event.url,
-                title=event.title,
-                text_enc=text,
                 blocked=verdict.blocked,
+                **sealed,
             )
         )
     return records

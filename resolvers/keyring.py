@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 from tortoise.transactions import in_transaction
 
@@ -34,6 +34,7 @@ class _NotCached(Enum):
 
 #: What :meth:`Keyring.decrypt_cached` answers when it would need the database.
 NOT_CACHED: Final = _NotCached.NOT_CACHED
+NotCached: TypeAlias = Literal[_NotCached.NOT_CACHED]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +118,7 @@ class Keyring:
         version = keys.active_version
         return encrypt_field(keys.data[version], version, plaintext, context)
 
-    def decrypt_cached(
-        self, context: FieldContext, envelope: bytes
-    ) -> str | Literal[_NotCached.NOT_CACHED]:
+    def decrypt_cached(self, context: FieldContext, envelope: bytes) -> str | NotCached:
         """Decrypt with the cached keys alone, without waiting: for lists of rows.
 
         :data:`NOT_CACHED` when the school's keys are not cached (or have expired), or lack the
@@ -199,4 +198,4 @@ def _column_key(index_key: bytes, column: str) -> bytes:
     return derive_subkey(index_key, f"blind-index/{column}")
 
 
-__all__ = ["NOT_CACHED", "Keyring"]
+__all__ = ["NOT_CACHED", "Keyring", "NotCached"]

@@ -20,7 +20,7 @@ from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.context import Context
-from resolvers.keyring import NOT_CACHED
+from resolvers.keyring import NOT_CACHED, NotCached
 from resolvers.pagination import Page, paginate
 
 T = TypeVar("T")
@@ -141,17 +141,24 @@ def read_encrypted(ctx: Context, learner: Learner, column: str) -> MaybeAwaitabl
     at once while the school's keys are cached, otherwise as an awaitable that loads them: a
     list of rows then costs no coroutine per row.
     """
+    plaintext = read_encrypted_now(ctx, learner, column)
+    if plaintext is NOT_CACHED:
+        envelope = getattr(learner, f"{column}_enc")
+        return ctx.services.keyring.decrypt(field_context(learner, column), envelope)
+    return plaintext
+
+
+def read_encrypted_now(ctx: Context, learner: Learner, column: str) -> str | NotCached | None:
+    """:func:`read_encrypted` without waiting: NOT_CACHED when the keys must be loaded first.
+
+    The role check and the audit note come first, exactly as in :func:`read_encrypted`.
+    """
     access.require(ctx, ENCRYPTED[column])
-    ctx.note_read(learner.id, column)
+    ctx.note_read(learner.school_id, learner.id, column)
     envelope = getattr(learner, f"{column}_enc")
     if envelope is None:
         return None
-    context = field_context(learner, column)
-    keyring = ctx.services.keyring
-    plaintext = keyring.decrypt_cached(context, envelope)
-    if plaintext is NOT_CACHED:
-        return keyring.decrypt(context, envelope)
-    return plaintext
+    return ctx.services.keyring.decrypt_cached(field_context(learner, column), envelope)
 
 
 def _validated(data: LearnerData, today: date) -> LearnerData:
@@ -315,5 +322,6 @@ __all__ = [
     "get_learner",
     "list_learners",
     "read_encrypted",
+    "read_encrypted_now",
     "update_learner",
 ]

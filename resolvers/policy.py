@@ -22,8 +22,13 @@ JUDGED_KINDS = frozenset({"APP_FOCUS", "URL_VISIT", "SEARCH", "SCREENSHOT"})
 
 
 def normalise_domain(value: str) -> str:
-    """``HTTPS://Www.Example.com:443/x`` -> ``www.example.com``; IDNA for non-ASCII names."""
+    """``HTTPS://Www.Example.com:443/x`` -> ``www.example.com``; IDNA for non-ASCII names.
+
+    A leading ``*.`` is dropped: a domain rule already covers every subdomain.
+    """
     text = value.strip().lower()
+    if text.startswith("*."):
+        text = text[2:]
     host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
     host = host.strip(".")
     try:
@@ -37,6 +42,12 @@ def normalise_url(value: str) -> str:
     parts = urlsplit(value.strip())
     host = normalise_domain(parts.netloc.rsplit("@", 1)[-1]) if parts.netloc else ""
     scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and (scheme, port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{port}"
     rest = parts.path or "/"
     if parts.query:
         rest += f"?{parts.query}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -166,8 +166,26 @@ class DocumentLimits(SchemaExtension):
 
 
 #: Personal fields that are plain attributes (no resolver), per GraphQL type: GraphQL field
-#: name -> the name on the audit trail. Filled in by the types that have them (schema.learners).
+#: name -> the name on the audit trail. Filled in by the types that have them (schema.learners),
+#: whose objects note the reads with ``note_reads(context, names)``.
 AUDITED_PLAIN_FIELDS: dict[str, Mapping[str, str]] = {}
+
+_CONTEXT_RESOLVER = "pupil_progress.context_resolver"
+#: A resolver that needs only the object and the request's context, not the GraphQL info.
+ContextResolver = Callable[[Any, Context], Any]
+
+
+def context_resolver(resolve: ContextResolver) -> dict[str, ContextResolver]:
+    """Field metadata: ``resolve(obj, context)`` answers like the field's resolver, at once.
+
+    The executor may then call it directly, without the per-field GraphQL machinery, when the
+    field has no arguments, extensions or permission classes and a scalar or enum type.
+    ``resolve`` must never wait: it returns the value the resolver would, or ``Undefined`` when
+    that needs waiting (then the field takes the ordinary path). It must be safe to call twice
+    for one object: the executor falls back to the ordinary path, which calls the resolver,
+    for anything but a plain value (an error, null for a non-null field, ``Undefined``).
+    """
+    return {_CONTEXT_RESOLVER: resolve}
 
 
 class _Plan(NamedTuple):
@@ -177,14 +195,15 @@ class _Plan(NamedTuple):
     parent_type: GraphQLObjectType
     #: Plain personal fields in the set, as the audit trail names them.
     audited: tuple[str, ...]
-    #: (response name, attribute, leaf type, non-null) of the plain leaf fields.
-    plain: tuple[tuple[str, str, GraphQLLeafType, bool], ...]
-    #: The other fields, for graphql-core; None when there are no plain leaf fields at all.
+    #: (response name, attribute or context resolver, leaf type, non-null) of the leaf fields
+    #: that are read directly.
+    direct: tuple[tuple[str, str | ContextResolver, GraphQLLeafType, bool], ...]
+    #: The other fields, for graphql-core; None when no field is read directly.
     others: GroupedFieldSet | None
 
 
 class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor, auditing plain personal fields and reading plain leaves directly.
+    """graphql-core's executor, auditing plain personal fields and reading leaves directly.
 
     **Auditing.** ``execute_fields`` runs once per object for the fields selected on it, after
     ``@skip``/``@include``, fragments and type conditions have been applied, on every path that
@@ -192,13 +211,14 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
     field is executed exactly when it is in that set, so noting the set here notes the same
     reads as a resolver per field would, with one call per object instead of one per field.
 
-    **Plain leaves.** A field without a resolver, extensions or arguments, of a scalar or enum
-    type, resolves to an attribute of the object. For those this reads the attribute and
-    coerces it as graphql-core would, without building a path, resolve info and resolver call
-    per field (most of the cost of a list of objects). Anything unusual about the value (null
-    for a non-null field, an exception, an awaitable, a coercion failure) sends the field
-    through graphql-core's own ``execute_field``, which reports it exactly as before; so does
-    any field when middleware is in use.
+    **Direct leaves.** A scalar or enum field without arguments, extensions or permission
+    classes that strawberry resolves with ``getattr`` (a plain attribute), or whose resolver is
+    a :func:`context_resolver`, is read here directly and coerced as graphql-core would, without
+    a path, resolve info, strawberry ``Info`` and resolver wrappers per field: most of the cost
+    of a list of objects. Anything unusual (an exception, an awaitable, null for a non-null
+    field, a failed coercion) sends the field through graphql-core's own ``execute_field``,
+    which resolves it again and reports it exactly as before. With middleware in use (schema
+    extensions with a ``resolve`` hook) every field takes the ordinary path.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -210,24 +230,24 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
         audited_fields = AUDITED_PLAIN_FIELDS.get(parent_type.name, {})
         audited: set[str] = set()
-        plain: list[tuple[str, str, GraphQLLeafType, bool]] = []
+        direct: list[tuple[str, str | ContextResolver, GraphQLLeafType, bool]] = []
         others: GroupedFieldSet = {}
         for response_name, field_details_list in grouped_field_set.items():
             node = field_details_list[0].node
             name = node.name.value
             if name in audited_fields:
                 audited.add(audited_fields[name])
-            direct = self._direct and _plain_leaf(self.schema.get_field(parent_type, name), node)
-            if direct is not None:
-                plain.append((response_name, *direct))
+            leaf = self._direct and _direct_leaf(self.schema.get_field(parent_type, name), node)
+            if leaf:
+                direct.append((response_name, *leaf))
             else:
                 others[response_name] = field_details_list
         return _Plan(
             grouped_field_set,
             parent_type,
             tuple(sorted(audited)),
-            tuple(plain),
-            others if plain else None,
+            tuple(direct),
+            others if direct else None,
         )
 
     def execute_fields(
@@ -242,70 +262,90 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         if plan is None or plan.parent_type is not parent_type:
             plan = self._plan(parent_type, grouped_field_set)
             self._plans[id(grouped_field_set)] = plan
-        if plan.audited:
-            context = self.context_value
-            if isinstance(context, Context):
-                context.note_reads(source_value.audit_id, plan.audited)
+        context = self.context_value
+        if plan.audited and isinstance(context, Context):
+            source_value.note_reads(context, plan.audited)
         if plan.others is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plain: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         others = plan.others
-        for response_name, attribute, leaf_type, non_null in plan.plain:
-            value = _coerced(getattr(source_value, attribute, Undefined), leaf_type, non_null)
+        for response_name, resolve, leaf_type, non_null in plan.direct:
+            value = _leaf_value(resolve, source_value, context, leaf_type, non_null)
             if value is Undefined:
-                # Let graphql-core resolve it and report whatever is wrong, as it always has.
+                # graphql-core resolves it again and reports whatever is wrong, as it always has.
                 if others is plan.others:
                     others = dict(others)
                 others[response_name] = grouped_field_set[response_name]
             else:
-                plain[response_name] = value
+                values[response_name] = value
         rest = (
             super().execute_fields(parent_type, source_value, path, others, position_context)
             if others
             else {}
         )
-        if self.is_awaitable(rest):
+        if isinstance(rest, dict):
+            return _in_order(grouped_field_set, values, rest)
 
-            async def merged() -> dict[str, Any]:
-                return _in_order(grouped_field_set, plain, await rest)
+        async def merged(rest: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+            return _in_order(grouped_field_set, values, await rest)
 
-            return merged()
-        return _in_order(grouped_field_set, plain, rest)
+        return merged(rest)
 
 
-def _plain_leaf(
+def _direct_leaf(
     field_def: GraphQLField | None, node: FieldNode
-) -> tuple[str, GraphQLLeafType, bool] | None:
-    """(attribute, leaf type, non-null) when strawberry resolves the field by ``getattr``."""
+) -> tuple[str | ContextResolver, GraphQLLeafType, bool] | None:
+    """(attribute or context resolver, leaf type, non-null) of a field read directly."""
     if field_def is None or field_def.args or node.arguments:
         return None
-    strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if (
-        not isinstance(strawberry_field, StrawberryField)
-        or not strawberry_field.is_basic_field
-        or strawberry_field.default_resolver is not getattr
-        or strawberry_field.python_name is None
-    ):
+    field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(field, StrawberryField) or field.extensions or field.permission_classes:
+        return None
+    resolve: str | ContextResolver | None = None
+    if field.is_basic_field and field.default_resolver is getattr:
+        resolve = field.python_name
+    elif field.base_resolver is not None:
+        resolve = field.metadata.get(_CONTEXT_RESOLVER)
+    if resolve is None:
         return None
     field_type = field_def.type
     non_null = is_non_null_type(field_type)
     leaf = field_type.of_type if non_null else field_type  # type: ignore[union-attr]
     if not is_leaf_type(leaf):
         return None
-    return strawberry_field.python_name, leaf, non_null
+    return resolve, leaf, non_null
 
 
-def _coerced(value: Any, leaf_type: GraphQLLeafType, non_null: bool) -> Any:
-    """The value as graphql-core would complete it, or Undefined to leave it to graphql-core."""
+def _leaf_value(
+    resolve: str | ContextResolver,
+    source: Any,
+    context: Any,
+    leaf_type: GraphQLLeafType,
+    non_null: bool,
+) -> Any:
+    """The field's value as graphql-core would complete it; Undefined to leave it to it."""
+    try:
+        if isinstance(resolve, str):
+            value = getattr(source, resolve)
+        elif isinstance(context, Context):
+            value = resolve(source, context)
+        else:
+            return Undefined
+    except Exception:
+        return Undefined
     if value is None:
         return Undefined if non_null else None
-    if value is Undefined or isinstance(value, Exception) or optimized_is_awaitable(value):
+    if value is Undefined or isinstance(value, Exception):
+        return Undefined
+    if optimized_is_awaitable(value):
+        if isinstance(value, Coroutine):
+            value.close()  # never started; graphql-core's path makes its own
         return Undefined
     try:
         coerced = leaf_type.coerce_output_value(value)
-    except Exception:  # noqa: BLE001 - graphql-core reports it, with its path
+    except Exception:
         return Undefined
     return Undefined if coerced is None else coerced
 
@@ -322,24 +362,29 @@ def _in_order(
 
 
 class AuditReads(SchemaExtension):
-    """Write one audit event per operation for the learner fields it read."""
+    """Write one audit event per operation for the learner fields it read.
+
+    The event goes on the trail of the learners' school; a partner reading several schools'
+    learners in one operation leaves one event on each of those schools' trails.
+    """
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
-        if not isinstance(context, Context) or not context.read_fields:
+        if not isinstance(context, Context) or not context.reads:
             return
-        ids, fields = context.take_reads()
-        await context.services.audit.record(
-            entry_for(
-                context.viewer,
-                context.request,
-                "learner.read",
-                target_type="learner",
-                target_ids=ids,
-                fields=fields,
+        for school_id, reads in sorted(context.take_reads().items()):
+            await context.services.audit.record(
+                entry_for(
+                    context.viewer,
+                    context.request,
+                    "learner.read",
+                    target_type="learner",
+                    target_ids=[str(i) for i in reads.learners],
+                    fields=sorted(reads.fields),
+                    school_id=school_id,
+                )
             )
-        )
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -352,7 +397,9 @@ __all__ = [
     "AUDITED_PLAIN_FIELDS",
     "AuditReads",
     "CheckedDocuments",
+    "ContextResolver",
     "DocumentLimits",
     "SchemaExecutor",
+    "context_resolver",
     "should_mask_error",
 ]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from graphql import Undefined
+from graphql.pyutils import UndefinedType
 from strawberry.utils.str_converters import to_camel_case as strawberry_name
 
 from app.errors import InvalidInput
 from models import learners as db
 from resolvers import learners
+from resolvers.context import Context
+from resolvers.keyring import NOT_CACHED
 from resolvers.learners import LearnerData, MaybeAwaitable
 from schema.common import (
     Connection,
@@ -25,7 +28,7 @@ from schema.common import (
     to_global_id,
 )
 from schema.enums import SendStatus
-from schema.extensions import AUDITED_PLAIN_FIELDS
+from schema.extensions import AUDITED_PLAIN_FIELDS, context_resolver
 
 if TYPE_CHECKING:
     from schema.groups import Group
@@ -88,17 +91,19 @@ class Learner(Node):
             _row=row,
         )
 
-    @property
-    def audit_id(self) -> uuid.UUID:
-        """The learner as the audit trail names them."""
-        return self._row.id
+    def note_reads(self, ctx: Context, fields: Iterable[str]) -> None:
+        """For the executor: note that these personal fields of the learner were read."""
+        ctx.note_reads(self._row.school_id, self._row.id, fields)
 
     # The encrypted fields answer synchronously while the school's keys are cached (almost
-    # always): no coroutine per row. On a cache miss they return an awaitable instead.
+    # always): no coroutine per row; on a cache miss they return an awaitable. In lists the
+    # executor reads them through their context resolvers, which never wait (Undefined: the
+    # keys must be loaded first, so the field takes the ordinary path).
 
     @strawberry.field(
         description="Unique pupil number. School admins only; encrypted at rest.",
         graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "upn")),
     )
     def upn(self, info: Info) -> MaybeAwaitable[str | None]:
         return learners.read_encrypted(info.context, self._row, "upn")
@@ -106,25 +111,37 @@ class Learner(Node):
     @strawberry.field(
         description="Unique learner number. School admins only; encrypted at rest.",
         graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "uln")),
     )
     def uln(self, info: Info) -> MaybeAwaitable[str | None]:
         return learners.read_encrypted(info.context, self._row, "uln")
 
     @strawberry.field(
-        description="School admins only; encrypted at rest.", graphql_type=datetime.date | None
+        description="School admins only; encrypted at rest.",
+        graphql_type=datetime.date | None,
+        metadata=context_resolver(lambda learner, ctx: learner._date_of_birth_now(ctx)),
     )
     def date_of_birth(self, info: Info) -> MaybeAwaitable[datetime.date | None]:
         text = learners.read_encrypted(info.context, self._row, "date_of_birth")
-        if isinstance(text, str) or text is None:
+        if text is None or isinstance(text, str):
             return _date(text)
         return _awaited_date(text)
 
     @strawberry.field(
         description="Notes on special educational needs; encrypted at rest.",
         graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "send_details")),
     )
     def send_details(self, info: Info) -> MaybeAwaitable[str | None]:
         return learners.read_encrypted(info.context, self._row, "send_details")
+
+    def _decrypted_now(self, ctx: Context, column: str) -> str | UndefinedType | None:
+        text = learners.read_encrypted_now(ctx, self._row, column)
+        return Undefined if text is NOT_CACHED else text
+
+    def _date_of_birth_now(self, ctx: Context) -> datetime.date | UndefinedType | None:
+        text = self._decrypted_now(ctx, "date_of_birth")
+        return Undefined if isinstance(text, UndefinedType) else _date(text)
 
     @strawberry.field
     async def external_ids(self, info: Info) -> list[ExternalId]:

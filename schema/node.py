@@ -7,8 +7,8 @@ import strawberry
 from app.errors import NotFound
 from resolvers import access, learners, lessons
 from resolvers.access import Op
-from schema.common import Info, Node, from_global_id, parse_int_id, parse_uuid_id
 from schema.classroom.types import Lesson
+from schema.common import Info, Node, from_global_id, parse_int_id, parse_uuid_id
 from schema.devices import Device
 from schema.groups import Group
 from schema.learners import Learner

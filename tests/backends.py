@@ -21,7 +21,10 @@ POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 TABLES = [
-    "activity_record", "device_command", "lesson", "school_rule",
+    "activity_record",
+    "device_command",
+    "lesson",
+    "school_rule",
     "audit_event",
     "audit_head",
     "api_key_grant",

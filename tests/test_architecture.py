@@ -48,7 +48,9 @@ def owner(target: str) -> str:
 @pytest.mark.parametrize("target", sorted(ALLOWED))
 def test_import_direction(target: str) -> None:
     # given the packages this one may depend on
-    allowed = ALLOWED[target] | {owner(target).split(".")[0] if "/" not in target else owner(target)}
+    allowed = ALLOWED[target] | {
+        owner(target).split(".")[0] if "/" not in target else owner(target)
+    }
     # when every import of ours is listed
     violations = [
         f"{path.relative_to(ROOT)}:{line}: {name}"
@@ -80,7 +82,16 @@ def test_only_channels_module_builds_channel_names() -> None:
 def test_nothing_imports_aioredis() -> None:
     offenders = [
         str(path.relative_to(ROOT))
-        for folder in ("app", "models", "resolvers", "schema", "realtime", "agent", "bench", "tests")
+        for folder in (
+            "app",
+            "models",
+            "resolvers",
+            "schema",
+            "realtime",
+            "agent",
+            "bench",
+            "tests",
+        )
         for path in python_files(folder)
         for _, name in absolute_imports(path)
         if name.split(".")[0] == "aioredis"

@@ -50,7 +50,8 @@ def _flag(tile: Tile | None, name: str) -> bool:
 
 
 def _text(tile: Tile | None, name: str) -> str | None:
-    return tile.fields.get(name) if tile is not None else None
+    # An empty value was cleared (e.g. a page title once an app without pages has focus).
+    return (tile.fields.get(name) or None) if tile is not None else None
 
 
 @strawberry.type(description="One learner's square on the teacher's screen.")
@@ -146,6 +147,9 @@ class ClassroomActivity:
     at: datetime.datetime
     online: bool
     idle: bool
+    locked: bool | None = strawberry.field(
+        description="Set when a command locked or unlocked the screen; null when unchanged."
+    )
     app: str | None
     url: str | None
     title: str | None
@@ -163,6 +167,7 @@ class ClassroomActivity:
             at=datetime.datetime.fromisoformat(event.at),
             online=event.online,
             idle=event.idle,
+            locked=event.locked,
             app=event.app,
             url=event.url,
             title=event.title,

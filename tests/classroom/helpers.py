@@ -146,14 +146,18 @@ async def receive(stream: Stream) -> ExecutionResult:
 
 
 async def receive_after(
-    stream: Stream, ready: Callable[[], bool], trigger: Callable[[], Awaitable[object]]
+    stream: Stream,
+    ready: Callable[[], bool],
+    trigger: Callable[[], Awaitable[object]],
+    *,
+    within: float = TIMEOUT,
 ) -> ExecutionResult:
     """Wait for the stream to be subscribed (``ready``), run ``trigger``, return what arrives."""
     pending = asyncio.ensure_future(anext(stream))
     try:
         await wait_until(lambda: ready() or pending.done())
         await trigger()
-        async with asyncio.timeout(TIMEOUT):
+        async with asyncio.timeout(within):
             return await pending
     finally:
         if not pending.done():

@@ -582,7 +582,7 @@ async def test_the_stream_pushes_the_policy_by_itself_at_the_lessons_end(
     room = await a_class(services)
     stream, before = await _open(services, room.pupil)
     async with aclosing(stream):
-        ends_at = datetime.now(UTC) + timedelta(seconds=0.6)
+        ends_at = datetime.now(UTC) + timedelta(seconds=1)
 
         async def short_lesson() -> None:
             result = await gql(

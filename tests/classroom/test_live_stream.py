@@ -324,6 +324,7 @@ async def test_a_lock_reaches_the_teachers_live_view(
             lambda: gql(
                 SEND, room.teacher_viewer, input={"kind": "LOCK", "groupId": room.group_id}
             ),
+            within=1.0,  # activity arrives in milliseconds; a missing push should fail fast
         )
     # then: "classroomActivity pushes each change" - the tile change is pushed
     assert ok(pushed)["classroomActivity"]["deviceId"] == to_global_id(

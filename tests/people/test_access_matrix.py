@@ -51,6 +51,7 @@ from typing import Any
 
 import pytest
 from graphql import ExecutionResult, GraphQLError, GraphQLInterfaceType
+from strawberry.types.execution import ExecutionResult as StreamResult
 from tortoise.connection import get_connection
 
 from models.audit import AuditEvent
@@ -656,6 +657,7 @@ Judge = Callable[[Cell, Mapping[str, Any]], Awaitable[Outcome]]
 Effect = Callable[[Cell], Awaitable[bool]]
 Trigger = Callable[[Cell], Awaitable[None]]
 Channel = Callable[[Cell], str]
+Stream = AsyncGenerator[StreamResult, None]
 
 
 @dataclass(frozen=True)
@@ -995,15 +997,15 @@ async def command_sent(cell: Cell) -> bool:
 
 async def rules_set(cell: Cell) -> bool:
     """The viewer's school's locked list is now exactly the cell's domain."""
-    values = await SchoolRule.filter(school_id=cell.school_id).values_list("value", flat=True)
-    return list(values) == [domain(cell)]
+    rules = await SchoolRule.filter(school_id=cell.school_id)
+    return [rule.value for rule in rules] == [domain(cell)]
 
 
 async def activity_recorded(cell: Cell) -> bool:
     """The event is in the device's history, written in batches: flush, then wait for it."""
     await cell.world.services.history.flush()
-    wanted = {"device_id": cell.place.device.id, "event_id": event_id(cell)}
-    return await eventually(lambda: ActivityRecord.exists(**wanted))
+    device_id, wanted = cell.place.device.id, event_id(cell)
+    return await eventually(lambda: ActivityRecord.exists(device_id=device_id, event_id=wanted))
 
 
 async def acknowledged_its_own(cell: Cell, data: Mapping[str, Any]) -> Outcome:
@@ -1341,9 +1343,7 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
         return False
 
 
-async def first_result(
-    cell: Cell, stream: AsyncGenerator[ExecutionResult, None]
-) -> ExecutionResult:
+async def first_result(cell: Cell, stream: Stream) -> StreamResult:
     """The stream's first result; with a trigger, pulled once the stream listens (or failed)."""
     op, broker = cell.op, cell.world.services.broker
     first = asyncio.ensure_future(anext(stream))
@@ -1371,25 +1371,22 @@ async def listen(cell: Cell) -> ExecutionResult:
     stream = await SCHEMA.subscribe(
         op.document, variable_values=op.variables(cell), context_value=context
     )
-    if isinstance(stream, ExecutionResult):
-        return stream
     async with aclosing(stream):
-        result = await first_result(cell, stream)
-        if not result.errors:
-            items = []
-            while True:
-                assert result.errors is None, "the stream failed after it was allowed"
-                assert result.data is not None
-                items.append(result.data[op.field])
-                if len(items) == op.items:
-                    break
-                async with asyncio.timeout(TIMEOUT):
-                    result = await anext(stream)
-            result = ExecutionResult({op.field: items})
+        received = [await first_result(cell, stream)]
+        while not received[0].errors and len(received) < op.items:
+            async with asyncio.timeout(TIMEOUT):
+                received.append(await anext(stream))
     if op.channel is not None:
         left = services.broker.subscriber_count(op.channel(cell))
         assert left == 0, "the closed stream is still subscribed"
-    return result
+    if received[0].errors:
+        return ExecutionResult(received[0].data, received[0].errors)
+    items = []
+    for result in received:
+        assert result.errors is None, f"the stream failed after it was allowed: {result.errors}"
+        assert result.data is not None
+        items.append(result.data[op.field])
+    return ExecutionResult({op.field: items})
 
 
 async def check_cell(gql: GraphQLRunner, cell: Cell, known: Snapshot | None) -> Snapshot | None:

@@ -16,7 +16,9 @@ from realtime import channels
         (channels.device(3, 9), "v1:school:3:device:9"),
         (channels.user(3, 12), "v1:school:3:user:12"),
         (channels.alerts(3), "v1:school:3:alerts"),
-        (channels.session(77), "v1:session:77"),
+        (channels.access(3), "v1:school:3:access"),
+        (channels.policy(3), "v1:school:3:policy"),
+        (channels.revocations(), "v1:revocations"),
         (channels.school(0), "v1:school:0"),
     ],
 )
@@ -27,7 +29,8 @@ def test_names_are_tenant_first_and_versioned(built: str, expected: str) -> None
 BUILDERS: list[Callable[[object], str]] = [
     channels.school,  # type: ignore[list-item]
     channels.alerts,  # type: ignore[list-item]
-    channels.session,  # type: ignore[list-item]
+    channels.access,  # type: ignore[list-item]
+    channels.policy,  # type: ignore[list-item]
     lambda bad: channels.group_activity(1, bad),  # type: ignore[arg-type]
     lambda bad: channels.group_activity(bad, 1),  # type: ignore[arg-type]
     lambda bad: channels.device(1, bad),  # type: ignore[arg-type]
