@@ -61,6 +61,15 @@ class RateLimited(PublicError):
         self.extensions["retryAfter"] = retry_after
 
 
+class Unavailable(PublicError):
+    """A live stream lost its broker: the client should resubscribe (and re-query) later."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str = "Live updates are interrupted; resubscribe.") -> None:
+        super().__init__(message)
+
+
 class InvalidInput(PublicError):
     """Bad input: a mutation reports it as a ``UserError``; a query as a top-level error."""
 
@@ -86,4 +95,5 @@ __all__ = [
     "NotFound",
     "PublicError",
     "RateLimited",
+    "Unavailable",
 ]

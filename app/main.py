@@ -40,11 +40,9 @@ async def readiness(services: Services) -> dict[str, str]:
         state["database"] = f"unavailable: {type(exc).__name__}"
     try:
         await services.broker.ping()
-        state["broker"] = (
-            "ok" if services.broker.healthy else f"unavailable: {services.broker.failure}"
-        )
+        state["broker"] = "ok"
     except Exception as exc:
-        state["broker"] = f"unavailable: {type(exc).__name__}"
+        state["broker"] = f"unavailable: {services.broker.failure or type(exc).__name__}"
     return state
 
 

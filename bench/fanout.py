@@ -64,6 +64,7 @@ from bench.common import (
     WS_PROTOCOL,
     Emitter,
     Latency,
+    LightSocket,
     Seeded,
     Server,
     Workers,
@@ -74,6 +75,7 @@ from bench.common import (
     describe,
     environment,
     gather_limited,
+    light_subscriber,
     milliseconds,
     open_socket,
     project_server,
@@ -147,8 +149,7 @@ class Audience:
 
     name: str
     emit: Emitter
-    sockets: list[ClientConnection] = field(default_factory=list)
-    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    sockets: list[LightSocket] = field(default_factory=list)
     open: int = 0
     counts: dict[int, int] = field(default_factory=dict)
     received: int = 0
@@ -157,15 +158,24 @@ class Audience:
     latencies: Any = field(default_factory=milliseconds)
     sample: bytes = b""
 
-    def receipt(self, seq: int, sent_ns: int) -> None:
+    def on_frame(self, data: bytes) -> None:
+        found = read_stamp(data)
+        if found is None:
+            self.other += 1
+            return
+        seq, sent_ns = found
         self.latencies.append((time.monotonic_ns() - sent_ns) / 1e6)
         self.received += 1
+        self.sample = data
         count = self.counts.get(seq, 0) + 1
         if count >= self.open:
             self.counts.pop(seq, None)
             self.emit("done", self.name, seq)
         else:
             self.counts[seq] = count
+
+    def watch(self, sock: LightSocket) -> None:
+        sock.closed.add_done_callback(lambda _: self.lost_one(str(sock.close_code or 1006)))
 
     def lost_one(self, why: str) -> None:
         self.open -= 1
@@ -175,19 +185,6 @@ class Audience:
                 del self.counts[seq]
                 self.emit("done", self.name, seq)
 
-    async def read(self, ws: ClientConnection) -> None:
-        try:
-            while True:
-                data = await ws.recv(decode=False)
-                found = read_stamp(data)
-                if found is None:
-                    self.other += 1
-                    continue
-                self.sample = data
-                self.receipt(*found)
-        except ConnectionClosed as closed:
-            self.lost_one(f"{closed.rcvd.code if closed.rcvd else 1006}")
-
 
 class Clients:
     """Worker-side commands (see ``common.worker_loop``)."""
@@ -195,24 +192,20 @@ class Clients:
     def __init__(self, emit: Emitter) -> None:
         self.emit = emit
         self.audiences: dict[str, Audience] = {}
+        self.closing = False
 
     async def connect(self, name: str, url: str, tokens: list[str], frame: str) -> list[Any]:
         audience = self.audiences.setdefault(name, Audience(name, self.emit))
-
-        async def one(token: str) -> ClientConnection:
-            ws = await open_socket(url, token or None)
-            await ws.send(frame)
-            return ws
-
-        starts: list[Callable[[], Awaitable[ClientConnection]]] = [
-            functools.partial(one, token) for token in tokens
+        starts: list[Callable[[], Awaitable[LightSocket]]] = [
+            functools.partial(light_subscriber, url, token or None, frame, audience.on_frame)
+            for token in tokens
         ]
         results = await gather_limited(starts, CONNECT_AT_ONCE)
         for result in results:
-            if isinstance(result, ClientConnection):
+            if isinstance(result, LightSocket):
                 audience.sockets.append(result)
-                audience.readers.append(asyncio.create_task(audience.read(result)))
-        audience.open = len(audience.sockets)
+                audience.open += 1
+                audience.watch(result)
         errors = [repr(r) for r in results if isinstance(r, BaseException)]
         return [audience.open, errors[:3]]
 
@@ -222,17 +215,15 @@ class Clients:
         out = [audience.received, audience.latencies, audience.other, list(audience.closes)]
         audience.received, audience.other, audience.latencies = 0, 0, milliseconds()
         audience.counts.clear()
+        audience.closes.clear()
         return out
 
     async def sample(self, name: str) -> bytes:
         return self.audiences[name].sample
 
     async def aclose(self) -> None:
-        sockets = [ws for audience in self.audiences.values() for ws in audience.sockets]
-        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-        for audience in self.audiences.values():
-            for reader in audience.readers:
-                reader.cancel()
+        sockets = [sock for audience in self.audiences.values() for sock in audience.sockets]
+        await asyncio.gather(*(sock.close() for sock in sockets), return_exceptions=True)
 
 
 def worker(pipe: Pipe) -> None:
@@ -480,7 +471,8 @@ def _line(name: str, phase: Phase) -> str:
         f"{name:>7}: {phase.rate:9,.0f} deliveries/s  ({phase.events} events x "
         f"{phase.deliveries / max(phase.events, 1):.0f} in {phase.seconds:.2f} s)  "
         f"{phase.latency}  server {phase.cpu_us:5.1f} µs CPU/delivery "
-        f"({phase.server_cpu / max(phase.seconds, 1e-9):.0%} of a core)"
+        f"({phase.server_cpu / max(phase.seconds, 1e-9):.0%} of a core); clients "
+        f"{phase.client_cpu / max(phase.deliveries, 1) * 1e6:.1f} µs/delivery"
         + (f"  {phase.timed_out} events timed out" if phase.timed_out else "")
     )
 

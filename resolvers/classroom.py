@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from app.errors import PublicError
+from app.errors import PublicError, Unavailable
 from models.devices import Device
 from models.groups import Enrolment, TeachingGroup
 from models.learners import Learner
 from realtime import channels
-from realtime.broker import Broker
+from realtime.broker import Broker, BrokerError
 from realtime.events import AccessChanged, Activity, EventError
 from realtime.live_state import Tile
 from resolvers import access
@@ -116,18 +116,22 @@ async def stream_activity(ctx: Context, group_id: int) -> AsyncGenerator[Activit
     """Each change to the group's tiles, for as long as the viewer may watch it."""
     group = await require_watch(ctx, group_id)
     watch = ctx.services.watch
-    async with ctx.services.broker.subscribe(
-        channels.group_activity(group.school_id, group.id)
-    ) as messages:
-        async for message in messages:
-            try:
-                event = Activity.decode(message.data)
-            except EventError:
-                continue
-            if not ctx.multiplexed:
-                # Multiplexed streams are re-checked per subscriber by the websocket layer.
-                await watch.check(ctx, group.id)
-            yield event
+    try:
+        async with ctx.services.broker.subscribe(
+            channels.group_activity(group.school_id, group.id)
+        ) as messages:
+            async for message in messages:
+                try:
+                    event = Activity.decode(message.data)
+                except EventError:
+                    continue
+                if not ctx.multiplexed:
+                    # Multiplexed streams are re-checked per subscriber by the websocket layer.
+                    await watch.check(ctx, group.id)
+                yield event
+    except BrokerError as error:
+        # Pub/sub is at-most-once: say so, so the client resubscribes and re-reads the snapshot.
+        raise Unavailable() from error
 
 
 __all__ = [

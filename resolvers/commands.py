@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from app.errors import InvalidInput, NotAuthenticated
+from app.errors import InvalidInput, NotAuthenticated, Unavailable
 from models.classroom import CommandKind, DeviceCommand
 from models.devices import Device
 from models.groups import Enrolment
 from realtime import channels
+from realtime.broker import BrokerError
 from realtime.events import Activity, CommandIssued, EventError, PolicyChanged
 from realtime.live_state import TileUpdate
 from resolvers import access
@@ -176,45 +177,50 @@ async def stream_commands(ctx: Context) -> AsyncGenerator[Delivery, None]:
     services = ctx.services
     device_id = viewer.device_id or 0
     wanted = [channels.device(viewer.school_id, device_id), channels.policy(viewer.school_id)]
-    # Subscribe before reading the database, so nothing issued in between is missed.
-    async with services.broker.subscribe_many(wanted) as messages:
-        state = await services.devices.refresh(device_id)
-        if state is None:
-            raise NotAuthenticated("This device has been revoked.")
-        policy = state.policy
-        yield Delivery(policy=policy)
-        sent: set[int] = set()
-        for command in await _pending(device_id, services.now()):
-            sent.add(command.id)
-            yield Delivery(command=command)
-        inbox = aiter(messages)
-        while True:
-            timeout = None
-            if policy.ends_at is not None:
-                timeout = max(0.0, (policy.ends_at - services.now()).total_seconds()) + 0.05
-            message = None
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    message = await anext(inbox)
-            if message is None or message.channel == wanted[1]:
-                if message is not None:
-                    with contextlib.suppress(EventError):
-                        event = PolicyChanged.decode(message.data)
-                        if event.groups and not set(event.groups) & state.group_ids:
-                            continue
-                state = await services.devices.refresh(device_id)
-                if state is None:
-                    raise NotAuthenticated("This device has been revoked.")
-                if state.policy.version != policy.version:
-                    policy = state.policy
-                    yield Delivery(policy=policy)
-                continue
-            with contextlib.suppress(EventError):
-                issued = CommandIssued.decode(message.data)
-                for command in await _pending(device_id, services.now(), after=issued.command - 1):
-                    if command.id not in sent:
-                        sent.add(command.id)
-                        yield Delivery(command=command)
+    try:
+        # Subscribe before reading the database, so nothing issued in between is missed.
+        async with services.broker.subscribe_many(wanted) as messages:
+            state = await services.devices.refresh(device_id)
+            if state is None:
+                raise NotAuthenticated("This device has been revoked.")
+            policy = state.policy
+            yield Delivery(policy=policy)
+            sent: set[int] = set()
+            for command in await _pending(device_id, services.now()):
+                sent.add(command.id)
+                yield Delivery(command=command)
+            inbox = aiter(messages)
+            while True:
+                timeout = None
+                if policy.ends_at is not None:
+                    timeout = max(0.0, (policy.ends_at - services.now()).total_seconds()) + 0.05
+                message = None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        message = await anext(inbox)
+                if message is None or message.channel == wanted[1]:
+                    if message is not None:
+                        with contextlib.suppress(EventError):
+                            event = PolicyChanged.decode(message.data)
+                            if event.groups and not set(event.groups) & state.group_ids:
+                                continue
+                    state = await services.devices.refresh(device_id)
+                    if state is None:
+                        raise NotAuthenticated("This device has been revoked.")
+                    if state.policy.version != policy.version:
+                        policy = state.policy
+                        yield Delivery(policy=policy)
+                    continue
+                with contextlib.suppress(EventError):
+                    issued = CommandIssued.decode(message.data)
+                    for command in await _pending(
+                        device_id, services.now(), after=issued.command - 1
+                    ):
+                        if command.id not in sent:
+                            sent.add(command.id)
+                            yield Delivery(command=command)
+    except BrokerError as error:
+        raise Unavailable() from error
 
 
 __all__ = ["Delivery", "acknowledge", "send_device_command", "stream_commands"]

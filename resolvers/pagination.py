@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from tortoise.exceptions import ValidationError
 from tortoise.expressions import Q
@@ -17,17 +17,51 @@ from tortoise.queryset import QuerySet
 from app.errors import InvalidInput
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 DEFAULT_PAGE_SIZE = 50
 
 
+class Cursors(Sequence[str]):
+    """The cursors of a page's rows, each encoded when first asked for.
+
+    Most pages are read for their rows and the last cursor only (``pageInfo.endCursor``).
+    """
+
+    __slots__ = ("_encoded", "_key", "_rows")
+
+    def __init__(self, rows: Sequence[Any], key: Callable[[Any], Sequence[Any]]) -> None:
+        self._rows = rows
+        self._key = key
+        self._encoded: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._rows)
+        cursor = self._encoded.get(index)
+        if cursor is None:
+            cursor = self._encoded[index] = encode_cursor(self._key(self._rows[index]))
+        return cursor
+
+
 @dataclass(frozen=True, slots=True)
-class Page(Generic[M]):
-    rows: list[M]
-    cursors: list[str]
+class Page(Generic[R]):
+    rows: list[R]
+    cursors: Sequence[str]
     has_next_page: bool
     has_previous_page: bool
     #: The filtered query without the page window, for an on-demand ``totalCount``.
-    query: QuerySet[M]
+    query: QuerySet[Any]
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -102,21 +136,50 @@ async def paginate(
     Keyset rather than OFFSET: a page costs the same however deep it is, and rows added while a
     client pages do not shift it.
     """
+    return await paginate_rows(
+        query, order, key, _models, first=first, after=after, maximum=maximum
+    )
+
+
+async def paginate_rows(
+    query: QuerySet[M],
+    order: Sequence[str],
+    key: Callable[[R], Sequence[Any]],
+    fetch: Callable[[QuerySet[M]], Awaitable[list[R]]],
+    *,
+    first: int | None,
+    after: str | None,
+    maximum: int,
+) -> Page[R]:
+    """:func:`paginate`, with the page's rows loaded by ``fetch`` (e.g. without model objects)."""
     size = page_size(first, maximum)
     window = query
     if after is not None:
         values = decode_cursor(after, len(order))
         window = window.filter(_after(order, _typed(query, order, values)))
-    rows = list(await window.order_by(*order).limit(size + 1))
+    rows = await fetch(window.order_by(*order).limit(size + 1))
     has_next = len(rows) > size
     rows = rows[:size]
     return Page(
         rows=rows,
-        cursors=[encode_cursor(key(row)) for row in rows],
+        cursors=Cursors(rows, key),
         has_next_page=has_next,
         has_previous_page=after is not None,
         query=query,
     )
 
 
-__all__ = ["DEFAULT_PAGE_SIZE", "Page", "decode_cursor", "encode_cursor", "page_size", "paginate"]
+async def _models(window: QuerySet[M]) -> list[M]:
+    return list(await window)
+
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "Cursors",
+    "Page",
+    "decode_cursor",
+    "encode_cursor",
+    "page_size",
+    "paginate",
+    "paginate_rows",
+]

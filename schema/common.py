@@ -14,6 +14,7 @@ from tortoise.queryset import QuerySet
 from app.errors import InvalidInput, NotFound
 from resolvers.context import Context
 from resolvers.pagination import Page
+from schema.extensions import context_resolver
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
@@ -96,10 +97,28 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _edge_cursor(root: Edge[Any]) -> str:
+    return root.cursor_text()
+
+
 @strawberry.type(description="One item of a list, with the cursor to continue after it.")
 class Edge(Generic[T]):
-    cursor: str
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor,
+        metadata=context_resolver(lambda edge, _ctx: edge.cursor_text()),
+    )
     node: T
+    #: The cursor, or the page's cursors and this edge's place in them: a page encodes a
+    #: row's cursor only when it is asked for.
+    _cursor: strawberry.Private[str | None] = None
+    _cursors: strawberry.Private[Sequence[str] | None] = None
+    _index: strawberry.Private[int] = 0
+
+    def cursor_text(self) -> str:
+        if self._cursor is None:
+            assert self._cursors is not None
+            self._cursor = self._cursors[self._index]
+        return self._cursor
 
 
 @strawberry.type(description="A page of a list.")
@@ -121,17 +140,16 @@ class Connection(Generic[T]):
 
     @classmethod
     def from_page(cls, page: Page[Any], convert: Callable[[Any], T]) -> Connection[T]:
-        edges = [
-            Edge(cursor=c, node=convert(r)) for r, c in zip(page.rows, page.cursors, strict=True)
-        ]
+        cursors = page.cursors
+        edges = [Edge(node=convert(r), _cursors=cursors, _index=i) for i, r in enumerate(page.rows)]
         return cls(
             edges=edges,
             _query=page.query,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
+                start_cursor=cursors[0] if cursors else None,
+                end_cursor=cursors[-1] if cursors else None,
             ),
         )
 
@@ -156,7 +174,7 @@ class Connection(Generic[T]):
             # Unknown, or the item it named has left the list (an unenrolled learner).
             raise InvalidInput("after", "The cursor no longer points into this list; start again.")
         window = list(zip(rows[start : start + size], keys[start : start + size], strict=True))
-        edges = [Edge(cursor=c, node=convert(r)) for r, c in window]
+        edges = [Edge(node=convert(r), _cursor=c) for r, c in window]
         return cls(
             edges=edges,
             _query=None,
@@ -164,8 +182,8 @@ class Connection(Generic[T]):
             page_info=PageInfo(
                 has_next_page=start + size < len(rows),
                 has_previous_page=start > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=edges[0].cursor_text() if edges else None,
+                end_cursor=edges[-1].cursor_text() if edges else None,
             ),
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from graphql import ExecutionResult
+from strawberry.types.execution import ExecutionResult
 from tortoise.context import TortoiseContext
 
 from app.config import Settings

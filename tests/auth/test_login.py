@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
-from graphql import ExecutionResult
+from strawberry.types.execution import ExecutionResult
 
 from app.config import DEMO_PASSWORD, Settings
 from app.security.passwords import (

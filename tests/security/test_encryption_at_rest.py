@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import ExecutionResult
+from strawberry.types.execution import ExecutionResult
 from tortoise.connection import get_connection
 
 from app.security.crypto import MasterKey, MasterKeyRing, envelope_key_version
