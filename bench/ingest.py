@@ -379,7 +379,7 @@ async def throughput(
     seen = ""
     if teacher is not None:
         await asyncio.sleep(0.5)  # the last events' frames
-        latency, other = teacher.take()
+        latency, _ = teacher.take()
         seen = f"; teacher got {latency.count} ({latency})"
     print(
         f"{server.name:>9}: {measured.rate:8,.0f} events/s  ({tally.reports} reports of "
@@ -427,7 +427,9 @@ async def throughput_rounds(
     try:
         await wait_until_live(teacher, nudge)
         # Warm both servers (caches, first reports of every device) before timing.
-        ratios, mine, theirs = [], [], []
+        ratios: list[float] = []
+        mine: list[Throughput] = []
+        theirs: list[Throughput] = []
         for round_ in range(0, args.rounds + 1):
             first = round_ % 2 == 1
             order = [project, baseline] if first else [baseline, project]
@@ -451,7 +453,8 @@ async def throughput_rounds(
             f"throughput, medians of {args.rounds}: project {p:,.0f} events/s, "
             f"baseline {b:,.0f} events/s ({args.senders} devices, {args.batch} events a report)"
         )
-        return statistics.median(ratios)
+        ratio: float = statistics.median(ratios)
+        return ratio
     finally:
         await device.close()
         await teacher.aclose()

@@ -94,6 +94,9 @@ class Context:
     #: Learner fields read in this operation, per school: flushed to the audit trail as one
     #: event per school (names and ids only, never values).
     reads: dict[int, Reads] = field(default_factory=dict)
+    #: Operations the viewer was found allowed in this operation, and for which viewer: a
+    #: list asks for every row (see resolvers.learners).
+    granted: dict[Any, Viewer | None] = field(default_factory=dict)
     #: Set by ``login`` and ``logout`` so the HTTP view can set or clear the session cookie.
     new_session: SignedIn | None = None
     end_session: bool = False
@@ -117,18 +120,19 @@ class Context:
             self._loaders = Loaders.create(self, cache=self.cache_loaders)
         return self._loaders
 
-    def note_read(self, school_id: int, learner_id: uuid.UUID, field_name: str) -> None:
+    def note_read(self, school_id: int, learner_key: str, field_name: str) -> None:
+        """Note that a learner's personal field was read (``learner_key``: ``str(learner.id)``)."""
         reads = self.reads.get(school_id)
         if reads is None:
             reads = self.reads[school_id] = Reads()
-        reads.learners.add(learner_id)
+        reads.learners.add(learner_key)
         reads.fields.add(field_name)
 
-    def note_reads(self, school_id: int, learner_id: uuid.UUID, field_names: Iterable[str]) -> None:
+    def note_reads(self, school_id: int, learner_key: str, field_names: Iterable[str]) -> None:
         reads = self.reads.get(school_id)
         if reads is None:
             reads = self.reads[school_id] = Reads()
-        reads.learners.add(learner_id)
+        reads.learners.add(learner_key)
         reads.fields.update(field_names)
 
     def take_reads(self) -> dict[int, Reads]:
@@ -141,7 +145,8 @@ class Context:
 class Reads:
     """Which of one school's learners had which personal fields read."""
 
-    learners: set[uuid.UUID] = field(default_factory=set)
+    #: ``str(learner.id)`` of each learner read.
+    learners: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
@@ -21,32 +21,41 @@ from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.context import Context
 from resolvers.keyring import NOT_CACHED, NotCached
-from resolvers.pagination import Page, paginate
+from resolvers.pagination import Page, paginate_rows
 
 T = TypeVar("T")
 #: A value, or an awaitable of it: for resolvers that are usually synchronous.
 MaybeAwaitable: TypeAlias = T | Awaitable[T]
 
 ORDER = ("family_name", "given_name", "id")
-#: The columns a listed learner needs (schema.learners.Learner and field_context): not the
-#: blind indexes or the timestamps, which SQLite would parse from text on every row.
-#: Listed rows are partial models, and are never saved.
-LIST_COLUMNS = (
-    "id",
-    "school_id",
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "year_group",
-    "upn_enc",
-    "uln_enc",
-    "date_of_birth_enc",
-    "send_details_enc",
-    "send_status",
-    "pupil_premium",
-    "free_school_meals",
-    "eal",
-)
+
+
+class ListedLearner(NamedTuple):
+    """A learner as a list loads it: the columns the schema reads, without a model object.
+
+    Lists load thousands of rows; a tuple per row costs a fraction of a model object (whose
+    timestamps SQLite would also parse from text). Never saved: changes go through the model.
+    """
+
+    id: uuid.UUID
+    school_id: int
+    given_name: str
+    family_name: str
+    preferred_name: str | None
+    year_group: int | None
+    upn_enc: bytes | None
+    uln_enc: bytes | None
+    date_of_birth_enc: bytes | None
+    send_details_enc: bytes | None
+    send_status: SendStatus
+    pupil_premium: bool
+    free_school_meals: bool
+    eal: bool
+
+
+#: A learner as reading needs it: the model object, or a row of a list.
+LearnerRecord: TypeAlias = Learner | ListedLearner
+
 #: Encrypted columns and the operation that may read each.
 ENCRYPTED: Mapping[str, Op] = {
     "upn": Op.READ_LEARNER_IDENTIFIERS,
@@ -84,27 +93,33 @@ class LearnerData:
     provided: frozenset[str] = frozenset()
 
 
-def sort_key(learner: Learner) -> tuple[str, str, uuid.UUID]:
+def sort_key(learner: LearnerRecord) -> tuple[str, str, uuid.UUID]:
     """The learner's position in ORDER, as cursors encode it."""
     return (learner.family_name, learner.given_name, learner.id)
 
 
-def field_context(learner: Learner, column: str) -> FieldContext:
-    return FieldContext(learner.school_id, "learner", column, str(learner.id))
+def field_context(learner: LearnerRecord, column: str, key: str | None = None) -> FieldContext:
+    """The encryption context of a learner's column; ``key`` is ``str(learner.id)`` if known."""
+    return FieldContext(learner.school_id, "learner", column, key or str(learner.id))
 
 
 async def list_learners(
     ctx: Context, *, first: int | None, after: str | None, where: LearnerFilter | None
-) -> Page[Learner]:
+) -> Page[ListedLearner]:
     query = await _filtered(ctx, access.learners(ctx), where or LearnerFilter())
-    return await paginate(
-        query.only(*LIST_COLUMNS),
+    return await paginate_rows(
+        query,
         ORDER,
         sort_key,
+        _listed,
         first=first,
         after=after,
         maximum=ctx.services.settings.limits.max_page_size,
     )
+
+
+async def _listed(window: QuerySet[Learner]) -> list[ListedLearner]:
+    return [ListedLearner._make(row) for row in await window.values_list(*ListedLearner._fields)]
 
 
 async def _filtered(
@@ -133,32 +148,50 @@ async def get_learner(ctx: Context, learner_id: uuid.UUID) -> Learner:
     return await access.require_learner(ctx, learner_id)
 
 
-def read_encrypted(ctx: Context, learner: Learner, column: str) -> MaybeAwaitable[str | None]:
+def read_encrypted(
+    ctx: Context, learner: LearnerRecord, column: str, key: str | None = None
+) -> MaybeAwaitable[str | None]:
     """Decrypt one sensitive field if the viewer's role may read it (FORBIDDEN otherwise).
 
     Learner rows reach the schema only through :func:`access.learners`, so the row is already
     within the viewer's reach; the role check is all that is left. The plaintext comes back
     at once while the school's keys are cached, otherwise as an awaitable that loads them: a
-    list of rows then costs no coroutine per row.
+    list of rows then costs no coroutine per row. ``key`` is ``str(learner.id)``, if known.
     """
-    plaintext = read_encrypted_now(ctx, learner, column)
+    key = key or str(learner.id)
+    plaintext = read_encrypted_now(ctx, learner, column, key)
     if plaintext is NOT_CACHED:
         envelope = getattr(learner, f"{column}_enc")
-        return ctx.services.keyring.decrypt(field_context(learner, column), envelope)
+        return ctx.services.keyring.decrypt(field_context(learner, column, key), envelope)
     return plaintext
 
 
-def read_encrypted_now(ctx: Context, learner: Learner, column: str) -> str | NotCached | None:
+def read_encrypted_now(
+    ctx: Context, learner: LearnerRecord, column: str, key: str | None = None
+) -> str | NotCached | None:
     """:func:`read_encrypted` without waiting: NOT_CACHED when the keys must be loaded first.
 
     The role check and the audit note come first, exactly as in :func:`read_encrypted`.
     """
-    access.require(ctx, ENCRYPTED[column])
-    ctx.note_read(learner.school_id, learner.id, column)
+    _require(ctx, ENCRYPTED[column])
+    key = key or str(learner.id)
+    ctx.note_read(learner.school_id, key, column)
     envelope = getattr(learner, f"{column}_enc")
     if envelope is None:
         return None
-    return ctx.services.keyring.decrypt_cached(field_context(learner, column), envelope)
+    return ctx.services.keyring.decrypt_cached(field_context(learner, column, key), envelope)
+
+
+def _require(ctx: Context, op: Op) -> None:
+    """:func:`access.require`, asked once per operation and viewer: lists ask for every row.
+
+    Its answer depends on the viewer and the operation alone. A refusal is not remembered, so
+    every row of a list is refused on its own, as before.
+    """
+    viewer = ctx.viewer
+    if viewer is None or ctx.granted.get(op) is not viewer:
+        access.require(ctx, op)
+        ctx.granted[op] = viewer
 
 
 def _validated(data: LearnerData, today: date) -> LearnerData:
@@ -281,11 +314,11 @@ async def update_learner(ctx: Context, learner_id: uuid.UUID, data: LearnerData)
 async def _refuse_duplicates(learner: Learner, external_ids: list[tuple[str, str]]) -> None:
     """Name the field that clashes with another learner of the school, before anything is saved."""
     others = Learner.filter(school_id=learner.school_id).exclude(id=learner.id)
-    for column, field in (("upn", "upn"), ("uln", "uln")):
+    for column in ("upn", "uln"):
         index = getattr(learner, f"{column}_index")
         if index is not None and await others.filter(**{f"{column}_index": index}).exists():
             raise InvalidInput(
-                field, f"Another learner already has this {column.upper()}.", reason="DUPLICATE"
+                column, f"Another learner already has this {column.upper()}.", reason="DUPLICATE"
             )
     for i, (system, value) in enumerate(external_ids):
         clash = ExternalId.filter(
@@ -317,6 +350,8 @@ __all__ = [
     "ENCRYPTED",
     "LearnerData",
     "LearnerFilter",
+    "LearnerRecord",
+    "ListedLearner",
     "MaybeAwaitable",
     "create_learner",
     "get_learner",

@@ -10,25 +10,45 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from app.security.crypto import envelope_key_version
+from tortoise.models import Model
+
+from app.security.crypto import FieldContext, envelope_key_version
+from models.classroom import ActivityRecord
 from models.learners import Learner
 from models.schools import School, SchoolKey
 from resolvers.audit import Entry
 from resolvers.context import Services
 from resolvers.keyring import CACHE_SECONDS, DATA
-from resolvers.learners import ENCRYPTED, field_context
+from resolvers.ingest import ENCRYPTED_HISTORY
+from resolvers.learners import ENCRYPTED
 
 #: Longer than any process caches keys, so no one still writes with a retired version.
 RETIRE_AFTER = timedelta(seconds=2 * CACHE_SECONDS)
 
 
+#: Every encrypted column: (model, table name in the associated data, columns).
+SEALED: tuple[tuple[type[Model], str, tuple[str, ...]], ...] = (
+    (Learner, "learner", tuple(ENCRYPTED)),
+    (ActivityRecord, "activity_record", ENCRYPTED_HISTORY),
+)
+
+
 async def _reencrypt(services: Services, school_id: int, version: int, batch: int) -> int:
-    """Move every learner field not under ``version`` onto it; readers keep working throughout
-    because older versions still decrypt."""
+    """Move every sealed field of the school not under ``version`` onto it; readers keep
+    working throughout because older versions still decrypt. Returns the rows rewritten."""
+    changed = 0
+    for model, table, columns in SEALED:
+        changed += await _reencrypt_table(services, school_id, version, batch, model, table,
+                                          columns)
+    return changed
+
+
+async def _reencrypt_table(services: Services, school_id: int, version: int, batch: int,
+                           model: type[Model], table: str, columns: tuple[str, ...]) -> int:
     keyring = services.keyring
     changed, last = 0, None
     while True:
-        query = Learner.filter(school_id=school_id).order_by("id").limit(batch)
+        query = model.filter(school_id=school_id).order_by("id").limit(batch)
         if last is not None:
             query = query.filter(id__gt=last)
         rows = list(await query)
@@ -36,18 +56,18 @@ async def _reencrypt(services: Services, school_id: int, version: int, batch: in
             return changed
         for row in rows:
             updates = []
-            for column in ENCRYPTED:
+            for column in columns:
                 envelope = getattr(row, f"{column}_enc")
                 if envelope is None or envelope_key_version(bytes(envelope)) == version:
                     continue
-                context = field_context(row, column)
+                context = FieldContext(school_id, table, column, str(row.pk))
                 plaintext = await keyring.decrypt(context, envelope)
                 setattr(row, f"{column}_enc", await keyring.encrypt(context, plaintext))
                 updates.append(f"{column}_enc")
             if updates:
                 await row.save(update_fields=updates)
                 changed += 1
-        last = rows[-1].id
+        last = rows[-1].pk
 
 
 async def _retire(services: Services, school: School, batch: int) -> list[int]:
@@ -82,7 +102,7 @@ async def rotate_keys(
         if not retire_only:
             version = await keyring.rotate_data_key(school.id)
             entry["data_key_version"] = version
-            entry["learners_reencrypted"] = await _reencrypt(services, school.id, version, batch)
+            entry["rows_reencrypted"] = await _reencrypt(services, school.id, version, batch)
             await services.audit.record(
                 Entry(
                     "keys.rotate", school.id, target_type="school_key", target_ids=(str(version),)

@@ -116,8 +116,7 @@ class Edge(Generic[T]):
 
     def cursor_text(self) -> str:
         if self._cursor is None:
-            assert self._cursors is not None
-            self._cursor = self._cursors[self._index]
+            self._cursor = self._cursors[self._index] if self._cursors is not None else ""
         return self._cursor
 
 

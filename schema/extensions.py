@@ -14,7 +14,6 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLField,
-    GraphQLLeafType,
     GraphQLObjectType,
     Undefined,
     Visitor,
@@ -159,10 +158,10 @@ class DocumentLimits(SchemaExtension):
             elif counter.logins > 1:
                 ctx.pre_execution_errors = [GraphQLError("Only one login per request.")]
         yield
+        checked, document = self.checked, ctx.graphql_document
         passed = ctx.pre_execution_errors is not None and not ctx.pre_execution_errors
-        if passed and self._parsed_here and self.checked is not None and ctx.query:
-            assert ctx.graphql_document is not None
-            self.checked.put(ctx.query, ctx.graphql_document)
+        if passed and self._parsed_here and checked is not None and document is not None:
+            checked.put(ctx.query or "", document)
 
 
 #: Personal fields that are plain attributes (no resolver), per GraphQL type: GraphQL field
@@ -195,9 +194,9 @@ class _Plan(NamedTuple):
     parent_type: GraphQLObjectType
     #: Plain personal fields in the set, as the audit trail names them.
     audited: tuple[str, ...]
-    #: (response name, attribute or context resolver, leaf type, non-null) of the leaf fields
-    #: that are read directly.
-    direct: tuple[tuple[str, str | ContextResolver, GraphQLLeafType, bool], ...]
+    #: (response name, attribute or context resolver, coercion, non-null) of the leaf fields
+    #: read directly, in the set's order.
+    direct: tuple[tuple[str, str | ContextResolver, Callable[[Any], Any], bool], ...]
     #: The other fields, for graphql-core; None when no field is read directly.
     others: GroupedFieldSet | None
 
@@ -226,19 +225,24 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, _Plan] = {}
         middleware = self.middleware_manager
         self._direct = middleware is None or not middleware.middlewares
+        self._with_context = isinstance(self.context_value, Context)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:
         audited_fields = AUDITED_PLAIN_FIELDS.get(parent_type.name, {})
         audited: set[str] = set()
-        direct: list[tuple[str, str | ContextResolver, GraphQLLeafType, bool]] = []
+        direct: list[tuple[str, str | ContextResolver, Callable[[Any], Any], bool]] = []
         others: GroupedFieldSet = {}
         for response_name, field_details_list in grouped_field_set.items():
             node = field_details_list[0].node
             name = node.name.value
             if name in audited_fields:
                 audited.add(audited_fields[name])
-            leaf = self._direct and _direct_leaf(self.schema.get_field(parent_type, name), node)
-            if leaf:
+            leaf = (
+                _direct_leaf(self.schema.get_field(parent_type, name), node)
+                if self._direct
+                else None
+            )
+            if leaf is not None and (isinstance(leaf[0], str) or self._with_context):
                 direct.append((response_name, *leaf))
             else:
                 others[response_name] = field_details_list
@@ -265,14 +269,14 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         if plan.audited and isinstance(context, Context):
             source_value.note_reads(context, plan.audited)
-        if plan.others is None:
+        others = plan.others
+        if others is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         values: dict[str, Any] = {}
-        others = plan.others
-        for response_name, resolve, leaf_type, non_null in plan.direct:
-            value = _leaf_value(resolve, source_value, context, leaf_type, non_null)
+        for response_name, resolve, coerce, non_null in plan.direct:
+            value = _leaf_value(resolve, source_value, context, coerce, non_null)
             if value is Undefined:
                 # graphql-core resolves it again and reports whatever is wrong, as it always has.
                 if others is plan.others:
@@ -280,11 +284,9 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
                 others[response_name] = grouped_field_set[response_name]
             else:
                 values[response_name] = value
-        rest = (
-            super().execute_fields(parent_type, source_value, path, others, position_context)
-            if others
-            else {}
-        )
+        if not others:
+            return values  # every field read directly: already in the set's order
+        rest = super().execute_fields(parent_type, source_value, path, others, position_context)
         if isinstance(rest, dict):
             return _in_order(grouped_field_set, values, rest)
 
@@ -296,8 +298,8 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _direct_leaf(
     field_def: GraphQLField | None, node: FieldNode
-) -> tuple[str | ContextResolver, GraphQLLeafType, bool] | None:
-    """(attribute or context resolver, leaf type, non-null) of a field read directly."""
+) -> tuple[str | ContextResolver, Callable[[Any], Any], bool] | None:
+    """(attribute or context resolver, coercion, non-null) of a field read directly."""
     if field_def is None or field_def.args or node.arguments:
         return None
     field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
@@ -315,36 +317,29 @@ def _direct_leaf(
     leaf = field_type.of_type if non_null else field_type  # type: ignore[union-attr]
     if not is_leaf_type(leaf):
         return None
-    return resolve, leaf, non_null
+    coerce: Callable[[Any], Any] = leaf.coerce_output_value
+    return resolve, coerce, non_null
 
 
 def _leaf_value(
     resolve: str | ContextResolver,
     source: Any,
     context: Any,
-    leaf_type: GraphQLLeafType,
+    coerce: Callable[[Any], Any],
     non_null: bool,
 ) -> Any:
     """The field's value as graphql-core would complete it; Undefined to leave it to it."""
     try:
-        if isinstance(resolve, str):
-            value = getattr(source, resolve)
-        elif isinstance(context, Context):
-            value = resolve(source, context)
-        else:
+        value = getattr(source, resolve) if isinstance(resolve, str) else resolve(source, context)
+        if value is None:
+            return Undefined if non_null else None
+        if value is Undefined or isinstance(value, Exception):
             return Undefined
-    except Exception:
-        return Undefined
-    if value is None:
-        return Undefined if non_null else None
-    if value is Undefined or isinstance(value, Exception):
-        return Undefined
-    if optimized_is_awaitable(value):
-        if isinstance(value, Coroutine):
-            value.close()  # never started; graphql-core's path makes its own
-        return Undefined
-    try:
-        coerced = leaf_type.coerce_output_value(value)
+        if optimized_is_awaitable(value):
+            if isinstance(value, Coroutine):
+                value.close()  # never started; graphql-core's path makes its own
+            return Undefined
+        coerced = coerce(value)
     except Exception:
         return Undefined
     return Undefined if coerced is None else coerced
@@ -380,7 +375,7 @@ class AuditReads(SchemaExtension):
                     context.request,
                     "learner.read",
                     target_type="learner",
-                    target_ids=[str(i) for i in reads.learners],
+                    target_ids=sorted(reads.learners),
                     fields=sorted(reads.fields),
                     school_id=school_id,
                 )

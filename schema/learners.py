@@ -16,7 +16,7 @@ from models import learners as db
 from resolvers import learners
 from resolvers.context import Context
 from resolvers.keyring import NOT_CACHED
-from resolvers.learners import LearnerData, MaybeAwaitable
+from resolvers.learners import LearnerData, LearnerRecord, MaybeAwaitable
 from schema.common import (
     Connection,
     Info,
@@ -74,12 +74,15 @@ class Learner(Node):
     pupil_premium: bool
     free_school_meals: bool
     eal: bool = strawberry.field(description="English as an additional language.")
-    _row: strawberry.Private[db.Learner]
+    _row: strawberry.Private[LearnerRecord]
+    #: ``str(row.id)``, made once: the global id, the encryption context and the audit trail.
+    _key: strawberry.Private[str]
 
     @classmethod
-    def from_model(cls, row: db.Learner) -> Learner:
+    def from_model(cls, row: LearnerRecord) -> Learner:
+        key = str(row.id)
         return cls(
-            id=to_global_id("Learner", row.id),
+            id=to_global_id("Learner", key),
             given_name=row.given_name,
             family_name=row.family_name,
             preferred_name=row.preferred_name,
@@ -89,11 +92,12 @@ class Learner(Node):
             free_school_meals=row.free_school_meals,
             eal=row.eal,
             _row=row,
+            _key=key,
         )
 
     def note_reads(self, ctx: Context, fields: Iterable[str]) -> None:
         """For the executor: note that these personal fields of the learner were read."""
-        ctx.note_reads(self._row.school_id, self._row.id, fields)
+        ctx.note_reads(self._row.school_id, self._key, fields)
 
     # The encrypted fields answer synchronously while the school's keys are cached (almost
     # always): no coroutine per row; on a cache miss they return an awaitable. In lists the
@@ -106,7 +110,7 @@ class Learner(Node):
         metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "upn")),
     )
     def upn(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "upn")
+        return learners.read_encrypted(info.context, self._row, "upn", self._key)
 
     @strawberry.field(
         description="Unique learner number. School admins only; encrypted at rest.",
@@ -114,7 +118,7 @@ class Learner(Node):
         metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "uln")),
     )
     def uln(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "uln")
+        return learners.read_encrypted(info.context, self._row, "uln", self._key)
 
     @strawberry.field(
         description="School admins only; encrypted at rest.",
@@ -122,7 +126,7 @@ class Learner(Node):
         metadata=context_resolver(lambda learner, ctx: learner._date_of_birth_now(ctx)),
     )
     def date_of_birth(self, info: Info) -> MaybeAwaitable[datetime.date | None]:
-        text = learners.read_encrypted(info.context, self._row, "date_of_birth")
+        text = learners.read_encrypted(info.context, self._row, "date_of_birth", self._key)
         if text is None or isinstance(text, str):
             return _date(text)
         return _awaited_date(text)
@@ -133,10 +137,10 @@ class Learner(Node):
         metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "send_details")),
     )
     def send_details(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "send_details")
+        return learners.read_encrypted(info.context, self._row, "send_details", self._key)
 
     def _decrypted_now(self, ctx: Context, column: str) -> str | UndefinedType | None:
-        text = learners.read_encrypted_now(ctx, self._row, column)
+        text = learners.read_encrypted_now(ctx, self._row, column, self._key)
         return Undefined if text is NOT_CACHED else text
 
     def _date_of_birth_now(self, ctx: Context) -> datetime.date | UndefinedType | None:

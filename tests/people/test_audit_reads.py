@@ -307,7 +307,8 @@ class _Row:
 def test_a_leaf_that_is_not_a_plain_value_is_left_to_graphql_core(
     resolve: str, non_null: bool, expected: object
 ) -> None:
-    assert _leaf_value(resolve, _Row(), None, GraphQLString, non_null) is expected
+    value = _leaf_value(resolve, _Row(), None, GraphQLString.coerce_output_value, non_null)
+    assert value is expected
 
 
 def test_an_awaitable_from_a_context_resolver_is_closed_and_left_to_graphql_core(
@@ -321,7 +322,9 @@ def test_an_awaitable_from_a_context_resolver_is_closed_and_left_to_graphql_core
 
     coroutine = later()
     context = Context(services)
-    value = _leaf_value(lambda _row, _ctx: coroutine, _Row(), context, GraphQLString, False)
+    value = _leaf_value(
+        lambda _row, _ctx: coroutine, _Row(), context, GraphQLString.coerce_output_value, False
+    )
     assert value is Undefined
     assert coroutine.cr_frame is None  # closed, never run
     assert started == []

@@ -12,19 +12,22 @@ import pytest
 from strawberry.types.execution import ExecutionResult
 from tortoise.connection import get_connection
 
-from app.security.crypto import MasterKey, MasterKeyRing, envelope_key_version
+from app.security.crypto import FieldContext, MasterKey, MasterKeyRing, envelope_key_version
 from models.audit import AuditEvent
+from models.classroom import ActivityRecord
 from models.learners import Learner
 from models.schools import School, SchoolKey
 from models.staff import Role
 from resolvers import learners as learner_cases
 from resolvers.audit import verify_chain
 from resolvers.context import Context, RequestInfo, Services, Viewer
+from resolvers.ingest import ENCRYPTED_HISTORY
 from resolvers.keyring import Keyring
 from resolvers.learners import ENCRYPTED, LearnerData
 from resolvers.rotation import RETIRE_AFTER, rotate_keys
 from schema.common import to_global_id
 from tests import factories
+from tests.classroom.helpers import a_class, event
 from tests.conftest import SCHEMA, Clock, GraphQLRunner, context_for
 
 CREATE_LEARNER = """
@@ -263,12 +266,12 @@ async def test_rotating_data_keys_keeps_every_value_and_retires_the_old_keys(
             schools[0].slug: {
                 "retired_versions": [],
                 "data_key_version": 2,
-                "learners_reencrypted": 2,
+                "rows_reencrypted": 2,
             },
             schools[1].slug: {
                 "retired_versions": [],
                 "data_key_version": 2,
-                "learners_reencrypted": 1,
+                "rows_reencrypted": 1,
             },
         },
     }
@@ -372,3 +375,44 @@ async def test_after_a_master_key_rotation_only_the_new_master_key_is_needed(
     stale = await gql(LEARNERS, admins[0])
     assert stale.errors
     assert {e.message for e in stale.errors} == {"Unexpected error."}
+
+
+HISTORY_REPORT = """
+mutation Report($events: [ActivityEventInput!]!) {
+  reportActivity(input: {events: $events}) { results { status } }
+}
+"""
+
+
+async def test_retiring_a_data_key_keeps_activity_history_readable(
+    services: Services, gql: GraphQLRunner, clock: Clock
+) -> None:
+    # given: a device's typed text and visited page, sealed under the school's first data key
+    room = await a_class(services)
+    sent = event(
+        "TYPED_TEXT",
+        clock.now,
+        url="https://example.org/q?s=secret",
+        title="Notes",
+        text="a private note",
+    )
+    result = await gql(HISTORY_REPORT, room.pupil.viewer, events=[sent])
+    assert result.data["reportActivity"]["results"] == [{"status": "ACCEPTED"}]
+    await services.history.flush()
+    row = await ActivityRecord.get()
+    assert envelope_key_version(bytes(row.text_enc)) == 1
+    # when the key is rotated and, after the grace period, the old one retired
+    await rotate_keys(services)
+    clock.advance(seconds=RETIRE_AFTER.total_seconds() + 1)
+    report = await rotate_keys(services, retire_only=True)
+    # then the old key is gone and the history still reads, now under the new key
+    assert report["schools"][room.school.slug]["retired_versions"] == [1]
+    row = await ActivityRecord.get()
+    fresh = Keyring(services.keyring.masters)
+    for column, expected in zip(
+        ENCRYPTED_HISTORY, (sent["url"], "Notes", "a private note"), strict=True
+    ):
+        envelope = bytes(getattr(row, f"{column}_enc"))
+        assert envelope_key_version(envelope) == 2
+        context = FieldContext(room.school.id, "activity_record", column, str(row.id))
+        assert await fresh.decrypt(context, envelope) == expected
