@@ -26,6 +26,7 @@ from schema.extensions import (
     should_mask_error,
 )
 from schema.groups import GroupMutation, GroupQuery
+from schema.hardening import RejectEmptySelections, SchoolSchema, disable_suggestions
 from schema.learners import LearnerMutation, LearnerQuery
 from schema.node import NodeQuery
 from schema.partners import PartnerMutation, PartnerQuery
@@ -83,6 +84,9 @@ def hardening_rules(limits: Limits, *, introspection: bool) -> tuple[type[ASTVal
     return tuple(rule for limiter in limiters for rule in limiter.validation_rules)
 
 
+disable_suggestions()
+
+
 def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.Schema:
     """The schema with hardening on; introspection only when asked (development).
 
@@ -92,6 +96,7 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
     rules = hardening_rules(limits, introspection=introspection)
     checked = CheckedDocuments()
     extensions: list = [  # type: ignore[type-arg]
+        RejectEmptySelections,
         lambda: DocumentLimits(
             max_directives=limits.max_directives,
             max_chars=limits.max_query_chars,
@@ -102,7 +107,7 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
         AuditReads,
         lambda: MaskErrors(should_mask_error=should_mask_error),
     ]
-    return strawberry.Schema(
+    return SchoolSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
