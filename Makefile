@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/test)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install demo serve test lint format bench clean
+.PHONY: install demo serve test test-tools lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -29,7 +29,18 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# End-to-end tests also drive the reference JavaScript client (Node.js) and a private
+# redis-server; install them from Debian when missing and allowed to.
+test-tools:
+	@missing=""; command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "note: install$$missing for the end-to-end tests"; fi; \
+	fi
+
+test: lint test-tools
 	$(BIN)/python -m tests.legs --database-url "$(TEST_DATABASE_URL)" --redis-url "$(TEST_REDIS_URL)"
 
 bench: install
