@@ -45,6 +45,7 @@ import contextlib
 import functools
 import itertools
 import json
+import os
 import statistics
 import time
 import uuid
@@ -486,7 +487,8 @@ async def measure(args: argparse.Namespace) -> float:
         print(
             f"fanout: {describe(backend)}; {args.subscribers} subscribers per server in "
             f"{args.workers} client processes; {args.teachers} teachers' sessions; "
-            f"{args.devices} reporting devices (seeded in {time.monotonic() - started:.1f} s)"
+            f"{args.devices} reporting devices (seeded in {time.monotonic() - started:.1f} s; "
+            f"load average {os.getloadavg()[0]:.1f})"
         )
         with scratch_folder() as folder:
             bare_code = "from bench.fanout import serve_bare; serve_bare()"
@@ -565,7 +567,12 @@ def _summary(args: argparse.Namespace, project: Side, bare: Side, devices: Devic
             f"{side.name:>7}: {rate:9,.0f} deliveries/s  saturated p50 {p50:.1f} / p99 {p99:.1f} ms"
             f"  paced p50 {paced50:.1f} / p99 {paced99:.1f} ms  server {cpu:.1f} µs CPU/delivery"
         )
-    print(f"project reports: {devices.statuses}")
+    cpu_ratio = _median_phase(bare.saturated)[3] / _median_phase(project.saturated)[3]
+    print(
+        f"server CPU per delivery, bare ÷ project: {cpu_ratio:.3f} (the deliveries/s ratio if "
+        "both servers had a core of their own; the one below is bounded by the clients too)"
+    )
+    print(f"project reports: {devices.statuses}; load average {os.getloadavg()[0]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:

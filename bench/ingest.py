@@ -379,8 +379,10 @@ async def throughput(
     seen = ""
     if teacher is not None:
         await asyncio.sleep(0.5)  # the last events' frames
-        latency, _ = teacher.take()
+        latency, other = teacher.take()
         seen = f"; teacher got {latency.count} ({latency})"
+        if other:
+            seen += f" then {other} other frame(s): its stream ended"
     print(
         f"{server.name:>9}: {measured.rate:8,.0f} events/s  ({tally.reports} reports of "
         f"{args.batch}, {elapsed:.1f} s, round trip p50 "

@@ -116,7 +116,9 @@ class Edge(Generic[T]):
 
     def cursor_text(self) -> str:
         if self._cursor is None:
-            self._cursor = self._cursors[self._index] if self._cursors is not None else ""
+            if self._cursors is None:
+                raise RuntimeError("An edge was made without its cursor.")
+            self._cursor = self._cursors[self._index]
         return self._cursor
 
 

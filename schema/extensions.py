@@ -15,6 +15,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
+    StringValueNode,
     Undefined,
     Visitor,
     is_leaf_type,
@@ -39,9 +40,13 @@ class _Counter(Visitor):
         super().__init__()
         self.directives = 0
         self.logins = 0
+        self.strings = 0
 
     def enter_directive(self, node: DirectiveNode, *_: object) -> None:
         self.directives += 1
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        self.strings += 1
 
     def enter_field(self, node: FieldNode, *_: object) -> None:
         if node.name.value == "login":
@@ -55,7 +60,9 @@ class CheckedDocuments:
     schema, so a text that passed once passes again. Only passing documents are kept: one that
     failed is parsed and checked afresh every time, and fails every time. Both the number of
     texts and their total length are bounded, so unique texts cannot grow memory without limit
-    (a parsed document takes roughly 80 bytes per character of text).
+    (a parsed document takes roughly 80 bytes per character of text). Documents with string
+    literals are not kept either: those are where passwords, UPNs and names would be written
+    into the text instead of passed as variables, and they must not outlive the request.
     """
 
     def __init__(self, max_entries: int = 256, max_chars: int = 256 * 1024) -> None:
@@ -150,8 +157,8 @@ class DocumentLimits(SchemaExtension):
             ctx.pre_execution_errors = []
             yield
             return
+        counter = _Counter()
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            counter = _Counter()
             visit(ctx.graphql_document, counter)
             if counter.directives > self.max_directives:
                 ctx.pre_execution_errors = [GraphQLError("Too many directives.")]
@@ -160,7 +167,8 @@ class DocumentLimits(SchemaExtension):
         yield
         checked, document = self.checked, ctx.graphql_document
         passed = ctx.pre_execution_errors is not None and not ctx.pre_execution_errors
-        if passed and self._parsed_here and checked is not None and document is not None:
+        keep = passed and self._parsed_here and not counter.strings
+        if keep and checked is not None and document is not None:
             checked.put(ctx.query or "", document)
 
 

@@ -61,16 +61,66 @@ PLAIN_PERSONAL_FIELDS: Mapping[str, str] = {
 AUDITED_PLAIN_FIELDS["Learner"] = PLAIN_PERSONAL_FIELDS
 
 
+# The encrypted fields answer synchronously while the school's keys are cached (almost always):
+# no coroutine per row; on a cache miss they return an awaitable. In lists the executor reads
+# them through their context resolvers, which never wait (Undefined: the keys must be loaded
+# first, so the field takes the ordinary path).
+
+
+def _upn(root: Learner, info: Info) -> MaybeAwaitable[str | None]:
+    return learners.read_encrypted(info.context, root._row, "upn", root._key)
+
+
+def _uln(root: Learner, info: Info) -> MaybeAwaitable[str | None]:
+    return learners.read_encrypted(info.context, root._row, "uln", root._key)
+
+
+def _date_of_birth(root: Learner, info: Info) -> MaybeAwaitable[datetime.date | None]:
+    text = learners.read_encrypted(info.context, root._row, "date_of_birth", root._key)
+    if text is None or isinstance(text, str):
+        return _date(text)
+    return _awaited_date(text)
+
+
+def _send_details(root: Learner, info: Info) -> MaybeAwaitable[str | None]:
+    return learners.read_encrypted(info.context, root._row, "send_details", root._key)
+
+
 @strawberry.type(description="A pupil. Reading any of their personal data is audited.")
 class Learner(Node):
-    # Reads of these are audited per object by the executor (PLAIN_PERSONAL_FIELDS).
+    # The plain personal fields are attributes: the executor audits their reads per object
+    # (PLAIN_PERSONAL_FIELDS); the encrypted ones audit themselves after their role check.
     given_name: str
     family_name: str
     preferred_name: str | None
     year_group: int | None = strawberry.field(
         description="0 for Reception, 1-14 for Years 1 to 14."
     )
+    upn: MaybeAwaitable[str | None] = strawberry.field(
+        resolver=_upn,
+        description="Unique pupil number. School admins only; encrypted at rest.",
+        graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "upn")),
+    )
+    uln: MaybeAwaitable[str | None] = strawberry.field(
+        resolver=_uln,
+        description="Unique learner number. School admins only; encrypted at rest.",
+        graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "uln")),
+    )
+    date_of_birth: MaybeAwaitable[datetime.date | None] = strawberry.field(
+        resolver=_date_of_birth,
+        description="School admins only; encrypted at rest.",
+        graphql_type=datetime.date | None,
+        metadata=context_resolver(lambda learner, ctx: learner._date_of_birth_now(ctx)),
+    )
     send_status: SendStatus
+    send_details: MaybeAwaitable[str | None] = strawberry.field(
+        resolver=_send_details,
+        description="Notes on special educational needs; encrypted at rest.",
+        graphql_type=str | None,
+        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "send_details")),
+    )
     pupil_premium: bool
     free_school_meals: bool
     eal: bool = strawberry.field(description="English as an additional language.")
@@ -98,46 +148,6 @@ class Learner(Node):
     def note_reads(self, ctx: Context, fields: Iterable[str]) -> None:
         """For the executor: note that these personal fields of the learner were read."""
         ctx.note_reads(self._row.school_id, self._key, fields)
-
-    # The encrypted fields answer synchronously while the school's keys are cached (almost
-    # always): no coroutine per row; on a cache miss they return an awaitable. In lists the
-    # executor reads them through their context resolvers, which never wait (Undefined: the
-    # keys must be loaded first, so the field takes the ordinary path).
-
-    @strawberry.field(
-        description="Unique pupil number. School admins only; encrypted at rest.",
-        graphql_type=str | None,
-        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "upn")),
-    )
-    def upn(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "upn", self._key)
-
-    @strawberry.field(
-        description="Unique learner number. School admins only; encrypted at rest.",
-        graphql_type=str | None,
-        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "uln")),
-    )
-    def uln(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "uln", self._key)
-
-    @strawberry.field(
-        description="School admins only; encrypted at rest.",
-        graphql_type=datetime.date | None,
-        metadata=context_resolver(lambda learner, ctx: learner._date_of_birth_now(ctx)),
-    )
-    def date_of_birth(self, info: Info) -> MaybeAwaitable[datetime.date | None]:
-        text = learners.read_encrypted(info.context, self._row, "date_of_birth", self._key)
-        if text is None or isinstance(text, str):
-            return _date(text)
-        return _awaited_date(text)
-
-    @strawberry.field(
-        description="Notes on special educational needs; encrypted at rest.",
-        graphql_type=str | None,
-        metadata=context_resolver(lambda learner, ctx: learner._decrypted_now(ctx, "send_details")),
-    )
-    def send_details(self, info: Info) -> MaybeAwaitable[str | None]:
-        return learners.read_encrypted(info.context, self._row, "send_details", self._key)
 
     def _decrypted_now(self, ctx: Context, column: str) -> str | UndefinedType | None:
         text = learners.read_encrypted_now(ctx, self._row, column, self._key)

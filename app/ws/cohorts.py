@@ -205,14 +205,25 @@ class Cohorts:
     async def _deliver(self, cohort: Cohort, payload: str) -> None:
         watch = self.hub.services.watch
         suffix = payload + "}"
+        # Members share the school, principal kind and roles (the cohort key), so a grant can
+        # differ only by user: look it up once per user and event. Nothing can change it
+        # without an await, and after one (a real check) the answers are looked up afresh.
+        fresh: dict[int | None, bool] = {}
         for member in list(cohort.members):
             context = member.connection.context
-            if not watch.cached(context, cohort.group_id):
+            user = context.viewer.user_id if context.viewer is not None else None
+            allowed = fresh.get(user)
+            if allowed is None:
+                allowed = fresh[user] = watch.cached(context, cohort.group_id)
+            if not allowed:
                 try:
                     await watch.check(context, cohort.group_id)
                 except PublicError:
+                    fresh.clear()
                     self._revoke(member)
                     continue
+                fresh.clear()
+                fresh[user] = True
             member.connection.push(member.prefix + suffix)
         self.deliveries += len(cohort.members)
 
@@ -224,11 +235,18 @@ class Cohorts:
 
     async def _recheck(self, cohort: Cohort) -> None:
         watch = self.hub.services.watch
+        # One fresh check per user (a grant differs only by user within a cohort); the user's
+        # other members then find that fresh grant, or check again if it was dropped meanwhile.
+        checked: set[int | None] = set()
         for member in list(cohort.members):
+            context = member.connection.context
+            user = context.viewer.user_id if context.viewer is not None else None
             try:
-                await watch.check(member.connection.context, cohort.group_id, fresh=True)
+                await watch.check(context, cohort.group_id, fresh=user not in checked)
             except PublicError:
                 self._revoke(member)
+                continue
+            checked.add(user)
 
     async def _guard(self, cohort: Cohort) -> None:
         """Re-check every member when the school's access changes, and every half minute."""

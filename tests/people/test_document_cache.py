@@ -114,6 +114,18 @@ async def test_a_refused_document_is_checked_and_refused_every_time(
     assert counts["parse"] == 3
 
 
+async def test_a_document_with_string_literals_is_not_kept(
+    services: Services, admin: Viewer, counts: dict[str, int]
+) -> None:
+    # given a document with a value written into it, where a variable should be
+    document = unique('query { learners(filter: {nameStartsWith: "Ad"}) { totalCount } }')
+    # when it arrives twice
+    results = [await run(services, admin, document) for _ in range(2)]
+    # then it is answered, but checked afresh each time: the text is not kept past the request
+    assert [r.errors for r in results] == [None, None]
+    assert counts == {"parse": 2, "validate": 2}
+
+
 async def test_the_limits_hold_next_to_documents_that_passed(
     services: Services, admin: Viewer
 ) -> None:
