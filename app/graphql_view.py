@@ -24,7 +24,6 @@ def _client_ip(request: Request | WebSocket) -> str | None:
 class SchoolGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, services: Services) -> None:
         settings = services.settings
-        limits = settings.limits
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.debug and not settings.production else None,

@@ -10,15 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-IO_TIMEOUT = 5.0  # bounds connect and every round trip: a dead Redis never hangs the ingest
-#: Connections per process; more concurrent calls wait their turn.
-MAX_CONNECTIONS = 32
+from realtime.redis_client import redis_client
+
 # Memory mode is bounded without a background task: expired entries are swept at most once per
 # SWEEP_INTERVAL; past MAX_SEEN the oldest ids are forgotten (a duplicate may pass, none is lost).
 SWEEP_INTERVAL = 1.0
@@ -140,18 +139,9 @@ class RedisStore:
     async def open(self) -> None:
         await self.close()
         # No retries: a SET NX or HINCRBY retried after a lost reply would apply twice.
-        # A blocking pool: under a burst, callers queue for a connection (bounded by IO_TIMEOUT)
-        # instead of failing at once when every connection is busy.
-        self._client = Redis.from_pool(BlockingConnectionPool.from_url(
-            self._url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=IO_TIMEOUT,
-            decode_responses=False,
-            client_name=self._client_name,
-            retry=Retry(NoBackoff(), 0),
-            socket_connect_timeout=IO_TIMEOUT,
-            socket_timeout=IO_TIMEOUT,
-        ))
+        self._client = redis_client(
+            self._url, client_name=self._client_name, retry=Retry(NoBackoff(), 0)
+        )
         try:
             await self.ping()
         except LiveStateUnavailable:

@@ -18,8 +18,8 @@ from models.learners import Learner
 from models.schools import School, SchoolKey
 from resolvers.audit import Entry
 from resolvers.context import Services
-from resolvers.keyring import CACHE_SECONDS, DATA
 from resolvers.ingest import ENCRYPTED_HISTORY
+from resolvers.keyring import CACHE_SECONDS, DATA
 from resolvers.learners import ENCRYPTED
 
 #: Longer than any process caches keys, so no one still writes with a retired version.
@@ -38,13 +38,21 @@ async def _reencrypt(services: Services, school_id: int, version: int, batch: in
     working throughout because older versions still decrypt. Returns the rows rewritten."""
     changed = 0
     for model, table, columns in SEALED:
-        changed += await _reencrypt_table(services, school_id, version, batch, model, table,
-                                          columns)
+        changed += await _reencrypt_table(
+            services, school_id, version, batch, model, table, columns
+        )
     return changed
 
 
-async def _reencrypt_table(services: Services, school_id: int, version: int, batch: int,
-                           model: type[Model], table: str, columns: tuple[str, ...]) -> int:
+async def _reencrypt_table(
+    services: Services,
+    school_id: int,
+    version: int,
+    batch: int,
+    model: type[Model],
+    table: str,
+    columns: tuple[str, ...],
+) -> int:
     keyring = services.keyring
     changed, last = 0, None
     while True:

@@ -36,7 +36,7 @@ async def _reachable(database_url: str, redis_url: str) -> str | None:
 
 def _pytest(env: dict[str, str], label: str, extra: list[str]) -> int:
     print(f"\n=== test leg: {label} ===", flush=True)
-    return subprocess.call([sys.executable, "-m", "pytest", "-q", *extra], env=env)
+    return subprocess.call([sys.executable, "-m", "pytest", "-q", *extra], env=env)  # noqa: S603
 
 
 def main() -> int:

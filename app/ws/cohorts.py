@@ -85,6 +85,10 @@ def shared_group(query: str, name: str | None, variables: dict[str, Any]) -> int
     return None
 
 
+def _error_frame(operation_id: str, *, errors: list[dict[str, Any]]) -> str:
+    return frames.error_frame(operation_id, errors)
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     connection: Connection
@@ -187,7 +191,7 @@ class Cohorts:
                     if isinstance(result, PreExecutionError) or (
                         errors and getattr(result, "data", None) is None
                     ):
-                        self._end_all(cohort, lambda op: frames.error_frame(op, errors))
+                        self._end_all(cohort, functools.partial(_error_frame, errors=errors))
                         return
                     await self._deliver(cohort, frames.dumps(frames.result_payload(result)))
             self._end_all(cohort, frames.complete_frame)

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -15,13 +15,11 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.backends.base import BackendUnavailable
+from realtime.redis_client import IO_TIMEOUT, redis_client
 
 # Never 0.0 (the redis-py default): polling get_message() then spins the CPU (redis-py#3208).
 READ_TIMEOUT = 1.0
 # Bounds connect, publish and SUBSCRIBE confirmation, so a dead server never hangs a caller.
-IO_TIMEOUT = 5.0
-#: Connections per process for publishing; more concurrent publishes wait their turn.
-MAX_CONNECTIONS = 32
 _LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -173,16 +171,7 @@ class RedisBackend:
         return None
 
     def _make_client(self, retry: Retry) -> Redis:
-        # A blocking pool: a burst of publishes queues for a connection instead of failing.
-        return Redis.from_pool(BlockingConnectionPool.from_url(
-            self._url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=IO_TIMEOUT,
-            retry=retry,
-            client_name=self._client_name,
-            socket_connect_timeout=IO_TIMEOUT,
-            socket_timeout=IO_TIMEOUT,
-        ))
+        return redis_client(self._url, client_name=self._client_name, retry=retry)
 
     def _require_client(self) -> Redis:
         if self._client is None:
