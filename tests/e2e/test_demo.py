@@ -1,0 +1,152 @@
+"""The demo as a school sees it: `pupil-progress demo` seeds, simulates devices and serves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.e2e.server import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+STARTUP_SECONDS = 90.0
+EVENT_SECONDS = 30.0
+
+LOGIN = 'mutation($e: String!) { login(input: {email: $e, password: "demo-password"}) { token } }'
+GROUPS = "{ groups { edges { node { id name } } } }"
+ACTIVITY = "subscription($g: ID!) { classroomActivity(groupId: $g) { kind learnerId url } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _post(url: str, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"{url}/graphql", data=body, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        result: dict[str, Any] = json.load(response)
+        return result
+
+
+def _login(url: str, email: str) -> str:
+    token: str = _post(url, LOGIN, e=email)["data"]["login"]["token"]
+    return token
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running demo on a free port with its own data directory; stopped with its simulator."""
+    data = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    log = (data / "demo.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--data-dir", str(data)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _printed_logins(data / "demo.log") or not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the demo did not start:\n" + (data / "demo.log").read_text()[-3000:])
+            time.sleep(0.05)
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+        log.close()
+
+
+def _printed_logins(log: Path) -> bool:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return all(
+        f"{who}@{slug}.test" in text
+        for who in ("admin", "teacher", "dsl")
+        for slug in ("northfield", "southgate")
+    )
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+async def _first_message(url: str, token: str, group_id: str) -> dict[str, Any]:
+    async with websockets.connect(
+        url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "id": "1",
+                    "payload": {"query": ACTIVITY, "variables": {"g": group_id}},
+                }
+            )
+        )
+        async with asyncio.timeout(EVENT_SECONDS):
+            message: dict[str, Any] = json.loads(await ws.recv())
+            return message
+
+
+def _groups(url: str, token: str) -> dict[str, str]:
+    edges = _post(url, GROUPS, token)["data"]["groups"]["edges"]
+    return {e["node"]["name"]: e["node"]["id"] for e in edges}
+
+
+async def test_the_maths_teacher_sees_10x_maths_live_within_seconds(demo: str) -> None:
+    # given the demo's maths teacher, who teaches 10X Maths only
+    teacher = _login(demo, "teacher@northfield.test")
+    groups = _groups(demo, teacher)
+    assert list(groups) == ["10X Maths"]
+    # when they watch it
+    message = await _first_message(demo, teacher, groups["10X Maths"])
+    # then a simulated device's activity arrives within seconds
+    assert message["type"] == "next"
+    assert message["payload"]["data"]["classroomActivity"]["learnerId"]
+
+
+async def test_10y_science_and_other_schools_stay_dark(demo: str) -> None:
+    # given 10Y Science's id (seen by Northfield's admin) and two viewers who may not watch it
+    science = _groups(demo, _login(demo, "admin@northfield.test"))["10Y Science"]
+    maths_teacher = _login(demo, "teacher@northfield.test")
+    southgate = _login(demo, "teacher@southgate.test")
+    for token in (maths_teacher, southgate):
+        # when they subscribe to it
+        message = await _first_message(demo, token, science)
+        # then they get NOT_FOUND and no events
+        assert message["type"] in {"error", "next"}
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "NOT_FOUND"
