@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from tests.e2e.server import PROJECT_ROOT
 
@@ -103,8 +104,8 @@ def _healthy(url: str) -> bool:
 
 async def _first_message(url: str, token: str, group_id: str) -> dict[str, Any]:
     async with websockets.connect(
-        url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
-    ) as ws:  # type: ignore[list-item]
+        url.replace("http", "ws") + "/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(
