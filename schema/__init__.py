@@ -96,7 +96,8 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
     rules = hardening_rules(limits, introspection=introspection)
     checked = CheckedDocuments()
     extensions: list = [  # type: ignore[type-arg]
-        RejectEmptySelections,
+        # First: a document it has seen pass every check (RejectEmptySelections' included) is
+        # marked valid before the other checks run, so they skip it.
         lambda: DocumentLimits(
             max_directives=limits.max_directives,
             max_chars=limits.max_query_chars,
@@ -104,6 +105,7 @@ def build_schema(limits: Limits, *, introspection: bool = False) -> strawberry.S
             rules=rules,
             checked=checked,
         ),
+        RejectEmptySelections,
         AuditReads,
         lambda: MaskErrors(should_mask_error=should_mask_error),
     ]

@@ -98,6 +98,7 @@ REFUSED = {
         "Only one login per request.",
     ),
     "unknown field": ("query { school { nonsense } }", "Cannot query field"),
+    "empty selection": ("query { school { } }", "Selection sets must not be empty."),
 }
 
 
