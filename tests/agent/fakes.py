@@ -16,13 +16,17 @@ from websockets.typing import Subprotocol
 Message = dict[str, Any]
 TOKEN = "ppd_test_token"
 
+#: Condition polling step, and the real pause a fake sleep takes (so other tasks run).
+POLL_SECONDS = 0.01
+FAKE_SLEEP_SECONDS = 0.005
+
 
 async def eventually(predicate: Callable[[], object], within: float = 5.0) -> None:
     """Wait (polling briefly) until ``predicate()`` is true; fail after ``within`` seconds."""
     async with asyncio.timeout(within):
         # Polling, not an Event: the predicates look at state no single event covers.
         while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(POLL_SECONDS)
 
 
 def seeded(seed: int) -> random.Random:
@@ -51,7 +55,7 @@ class FakeSleep:
         self.delays.append(seconds)
         if self.on_call is not None:
             self.on_call(len(self.delays))
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(FAKE_SLEEP_SECONDS)
 
 
 class FakeServer:

@@ -20,7 +20,7 @@ from models.schools import School
 from models.staff import Role, User
 from resolvers.context import PrincipalKind, Services, Viewer
 from schema.common import to_global_id
-from tests import factories
+from tests import factories, waiting
 from tests.conftest import SCHEMA, context_for
 
 #: Upper bound for anything the tests wait for; a healthy run needs a small fraction of it.
@@ -118,13 +118,8 @@ def error_code(result: ExecutionResult) -> object:
 
 
 async def wait_until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
-    """Poll ``condition`` every STEP seconds; fail after TIMEOUT instead of sleeping blindly."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            value = condition()
-            if await value if inspect.isawaitable(value) else value:
-                return
-            await asyncio.sleep(STEP)
+    """Poll ``condition``; fail after TIMEOUT instead of sleeping blindly."""
+    await waiting.wait_until(condition, TIMEOUT)
 
 
 async def subscribe(

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -74,7 +73,7 @@ from resolvers import learners as learner_cases
 from resolvers.context import Context, PrincipalKind, Services, Viewer
 from resolvers.learners import LearnerData
 from schema.common import to_global_id
-from tests import factories
+from tests import factories, waiting
 from tests.conftest import SCHEMA, GraphQLRunner, context_for
 
 
@@ -1333,14 +1332,10 @@ TIMEOUT = 5.0
 async def eventually(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
     """Poll ``condition`` until it holds (True) or TIMEOUT passes (False); no blind sleeps."""
     try:
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                value = condition()
-                if await value if inspect.isawaitable(value) else value:
-                    return True
-                await asyncio.sleep(0.005)
+        await waiting.wait_until(condition, TIMEOUT)
     except TimeoutError:
         return False
+    return True
 
 
 async def first_result(cell: Cell, stream: Stream) -> StreamResult:

@@ -1,7 +1,6 @@
 """Broker behaviour: the same test bodies on the memory backend and, with REDIS_URL, on Redis."""
 
 import asyncio
-import inspect
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +15,7 @@ from redis.exceptions import RedisError
 from realtime.backends.memory import MemoryBackend
 from realtime.backends.redis import RedisBackend
 from realtime.broker import Broker, BrokerUnavailable, Message, SubscriberLagged, Subscription
+from tests import waiting
 
 MAX_PENDING = 4
 TIMEOUT = 5.0
@@ -23,12 +23,7 @@ TIMEOUT = 5.0
 
 async def wait_until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
     """Poll `condition` until it holds; fail after TIMEOUT instead of sleeping a fixed time."""
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            result = condition()
-            if await result if inspect.isawaitable(result) else result:
-                return
-            await asyncio.sleep(0.01)
+    await waiting.wait_until(condition, TIMEOUT)
 
 
 async def receive(subscription: Subscription) -> Message:

@@ -31,6 +31,9 @@ KEY = "school:7:device:42"
 OTHER_KEY = "school:7:device:43"
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff" + bytes(range(256))  # NUL bytes and invalid UTF-8
 
+#: Real time one tick takes against Redis, whose TTLs run on its own clock.
+REAL_TICK_SECONDS = 0.02
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -51,7 +54,7 @@ class Time:
 
     async def tick(self) -> None:
         if self._clock is None:
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(REAL_TICK_SECONDS)
         else:
             self._clock.now += 0.05
             await asyncio.sleep(0)

@@ -59,11 +59,14 @@ class GatedHasher(PasswordHasher):
                 self.active -= 1
 
 
+POLL_SECONDS = 0.001
+
+
 async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(POLL_SECONDS)
 
 
 async def test_default_hash_uses_argon2id_at_or_above_the_floor() -> None:
@@ -169,8 +172,10 @@ async def test_at_most_max_concurrent_hashes_run_at_once() -> None:
     # when six logins arrive together
     logins = [asyncio.ensure_future(service.verify(stored, PASSWORD)) for _ in range(6)]
     await wait_until(lambda: hasher.active == 2)
-    # A grace period in which an unbounded implementation would start its other threads.
-    await asyncio.sleep(0.05)
+    # Let every task run as far as it can: an unbounded implementation would hand all six to
+    # worker threads now.
+    for _ in range(200):
+        await asyncio.sleep(0)
     blocked_active = hasher.active
     hasher.gate.set()
     results = await asyncio.gather(*logins)
@@ -191,7 +196,8 @@ async def test_cancelled_login_keeps_its_slot_until_the_thread_finishes() -> Non
     first.cancel()
     # when
     second = asyncio.ensure_future(service.verify(stored, PASSWORD))
-    await asyncio.sleep(0.05)
+    for _ in range(200):  # let it run as far as it can without the slot
+        await asyncio.sleep(0)
     # then the second waits: the first thread still holds its memory
     assert hasher.calls == 1
     hasher.gate.set()
