@@ -130,10 +130,6 @@ def require(ctx: Context, op: Op) -> tuple[Viewer, Reach]:
     return viewer, granted
 
 
-def may(ctx: Context, op: Op) -> bool:
-    return ctx.viewer is not None and reach(ctx.viewer, op) is not Reach.NONE
-
-
 def _taught_group_ids(viewer: Viewer) -> Subquery:
     return Subquery(
         TeachingAssignment.filter(user_id=viewer.user_id, school_id=viewer.school_id).values(
@@ -158,10 +154,6 @@ def groups(ctx: Context, op: Op = Op.READ_GROUPS) -> QuerySet[TeachingGroup]:
     if granted is Reach.TAUGHT:
         rows = rows.filter(id__in=_taught_group_ids(viewer))
     return rows
-
-
-async def learner_in_reach(ctx: Context, learner_id: uuid.UUID, op: Op) -> bool:
-    return await learners(ctx, op).filter(id=learner_id).exists()
 
 
 async def require_learner(
@@ -222,9 +214,7 @@ __all__ = [
     "Op",
     "Reach",
     "groups",
-    "learner_in_reach",
     "learners",
-    "may",
     "reach",
     "require",
     "require_api_key",
