@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 VERSION = 1
@@ -28,9 +28,11 @@ class _Event:
     TYPE: ClassVar[str] = ""
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {"type": self.TYPE, "v": VERSION, **asdict(self)}, separators=(",", ":")
-        ).encode()
+        # Field by field rather than dataclasses.asdict, which deep-copies: this runs per event.
+        body: dict[str, object] = {"type": self.TYPE, "v": VERSION}
+        for item in fields(self):
+            body[item.name] = getattr(self, item.name)
+        return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
