@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -29,11 +28,11 @@ from app.services import build_services
 from resolvers.context import Services
 from tests import backends
 from tests.conftest import FAST_HASHER
+from tests.waiting import ProcessOutput
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30.0
 STOP_SECONDS = 10.0
-_POLL_SECONDS = 0.05
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 #: Variables of the test run that must not leak into the server's configuration.
 _INHERITED_NOT = {
@@ -151,33 +150,32 @@ def running_server(
         "0",
         *uvicorn_cli_options(settings),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
-            command,
-            cwd=PROJECT_ROOT,
-            env=server_environment(settings, extra_env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield _wait_until_healthy(process, log_path)
-        finally:
-            _stop(process)
+    log_path.write_bytes(b"")
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
+        command,
+        cwd=PROJECT_ROOT,
+        env=server_environment(settings, extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield _wait_until_healthy(process, ProcessOutput(process, log_path), log_path)
+    finally:
+        _stop(process)
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    base_url = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerFailed(f"uvicorn exited with {process.returncode}:\n{_tail(log_path)}")
-        if base_url is None:
-            found = _LISTENING.search(log_path.read_text(errors="replace"))
-            base_url = f"http://127.0.0.1:{found.group(1)}" if found else None
-        if base_url is not None and _healthy(base_url):
-            return base_url
-        time.sleep(_POLL_SECONDS)
-    raise ServerFailed(f"uvicorn not healthy after {STARTUP_SECONDS} s:\n{_tail(log_path)}")
+def _wait_until_healthy(
+    process: subprocess.Popen[bytes], output: ProcessOutput, log_path: Path
+) -> str:
+    # uvicorn logs this line once the lifespan has started and the socket is bound.
+    found = output.wait_for(_LISTENING, STARTUP_SECONDS)
+    if found is None:
+        state = f"exited with {process.poll()}" if process.poll() is not None else "not listening"
+        raise ServerFailed(f"uvicorn {state} after {STARTUP_SECONDS} s:\n{_tail(log_path)}")
+    base_url = f"http://127.0.0.1:{found.group(1)}"
+    if not _healthy(base_url):
+        raise ServerFailed(f"uvicorn listens but /healthz fails:\n{_tail(log_path)}")
+    return base_url
 
 
 #: Loopback only: never through a proxy configured in the environment.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +19,12 @@ import websockets
 from websockets.typing import Subprotocol
 
 from tests.e2e.server import PROJECT_ROOT
+from tests.waiting import ProcessOutput
 
 pytestmark = pytest.mark.e2e
 STARTUP_SECONDS = 90.0
 EVENT_SECONDS = 30.0
+LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:\d+")
 
 LOGIN = 'mutation($e: String!) { login(input: {email: $e, password: "demo-password"}) { token } }'
 GROUPS = "{ groups { edges { node { id name } } } }"
@@ -58,22 +60,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("demo")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    log = (data / "demo.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--data-dir", str(data)],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=log,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _printed_logins(data / "demo.log") or not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the demo did not start:\n" + (data / "demo.log").read_text()[-3000:])
-            time.sleep(0.05)
+        output = ProcessOutput(process, data / "demo.log")
+        # Logins are printed first; uvicorn's line follows once the app has started.
+        if output.wait_for(LISTENING, STARTUP_SECONDS) is None or not _healthy(url):
+            pytest.fail("the demo did not start:\n" + (data / "demo.log").read_text()[-3000:])
+        assert _printed_logins(data / "demo.log")
         yield url
     finally:
         os.killpg(process.pid, 15)
@@ -82,7 +83,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
-        log.close()
 
 
 def _printed_logins(log: Path) -> bool:

@@ -8,10 +8,10 @@ with CI=true, where it fails.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from tests.backends import IN_CI
 from tests.e2e.test_ws_protocol import (
     CLASSROOM_ACTIVITY,
     EVENT_SECONDS,
-    STEP,
     Api,
     Server,
     Socket,
@@ -34,10 +33,13 @@ from tests.e2e.test_ws_protocol import (
     open_socket,
     until_live,
 )
+from tests.waiting import ProcessOutput
 
 pytestmark = pytest.mark.e2e
 
 REDIS_START_SECONDS = 10.0
+#: What redis-server prints once it serves (6.x and 7.x).
+READY = re.compile(r"Ready to accept connections")
 #: The broker reconnects with a backoff capped at 5 s; readiness must be back well within this.
 RECOVERY_SECONDS = 20.0
 
@@ -66,32 +68,27 @@ class PrivateRedis:
         pytest.fail(f"redis-server did not start on port {self.port}:\n{self._log_tail()}")
 
     def _try_start(self) -> bool:
-        log = (self.folder / "redis.log").open("ab")
-        with log:
-            self.process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
-                [
-                    self.executable,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.folder),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + REDIS_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # most likely the port was taken meanwhile
-            if _answers_ping(self.port):
-                return True
-            time.sleep(STEP)
+        self.process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = ProcessOutput(self.process, self.folder / "redis.log")
+        # No line means it exited (most likely the port was taken meanwhile) or hung.
+        if output.wait_for(READY, REDIS_START_SECONDS) is not None and _answers_ping(self.port):
+            return True
         self.kill()
         return False
 
