@@ -19,6 +19,15 @@ class SendStatus(StrEnum):
     EHC_PLAN = "EHC_PLAN"
 
 
+class Gender(StrEnum):
+    """Sex as the management system records it (OneRoster demographics), for subgroup analysis."""
+
+    FEMALE = "FEMALE"
+    MALE = "MALE"
+    OTHER = "OTHER"
+    UNSPECIFIED = "UNSPECIFIED"
+
+
 class Learner(Model):
     """A pupil of one school.
 
@@ -47,6 +56,7 @@ class Learner(Model):
     pupil_premium = fields.BooleanField(default=False)
     free_school_meals = fields.BooleanField(default=False)
     eal = fields.BooleanField(default=False)
+    gender = fields.CharEnumField(Gender, max_length=16, default=Gender.UNSPECIFIED)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     #: Left the school: kept for records, hidden from day-to-day lists.
