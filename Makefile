@@ -29,11 +29,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# End-to-end tests also drive the reference JavaScript client (Node.js) and a private
-# redis-server; install them from Debian when missing and allowed to.
+# End-to-end tests also drive the reference JavaScript client (Node.js), a private
+# redis-server and, for the dashboards, Debian's Chromium (through Playwright for Python, which
+# never downloads a browser of its own); install them from Debian when missing and allowed to.
 test-tools:
 	@missing=""; command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

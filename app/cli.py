@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tortoise import Tortoise
 
@@ -177,12 +178,54 @@ async def cmd_verify_audit(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def _progress_bar(total: int) -> Callable[[], None]:
+    """A one-line progress bar on stderr, only when it is a terminal (never in logs or pipes)."""
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if sys.stderr.isatty() and (done == total or done % 25 == 0):
+            filled = 30 * done // max(total, 1)
+            end = "\n" if done == total else ""
+            print(f"\r[{'#' * filled:<30}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return tick
+
+
+async def cmd_import_oneroster(args: argparse.Namespace) -> int:
+    from resolvers.oneroster.importer import import_oneroster, report
+
+    async with open_services(_settings()) as services:
+        outcome = await import_oneroster(
+            services, Path(args.path), args.school, dry_run=args.dry_run, progress=_progress_bar
+        )
+    print(report(outcome))
+    return 0
+
+
 async def cmd_purge_activity(args: argparse.Namespace) -> int:
     from resolvers.history import purge_history
 
     async with open_services(_settings()) as services:
         deleted = await purge_history(services.now())
     print(f"Deleted {deleted} activity records older than the retention period.")
+    return 0
+
+
+async def cmd_import_boundaries(args: argparse.Namespace) -> int:
+    from resolvers.boundaries import BoundaryFileError, import_boundaries
+
+    settings = _settings()
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        counts = await import_boundaries(Path(args.file))
+    except BoundaryFileError as error:
+        print(f"error: {error}. Nothing was imported.", file=sys.stderr)
+        return 2
+    finally:
+        await Tortoise.close_connections()
+    print(counts)
     return 0
 
 
@@ -198,6 +241,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from app.server import run_demo
 
     return run_demo(Path(args.data_dir), host=args.host, port=args.port)
+
+
+def _detect_inputs(args: argparse.Namespace) -> list[str]:
+    texts = [args.text] if args.text is not None else []
+    if args.file == "-":
+        texts.extend(line.rstrip("\r\n") for line in sys.stdin if line.strip())
+    elif args.file:
+        with Path(args.file).open(encoding="utf-8") as lines:
+            texts.extend(line.rstrip("\r\n") for line in lines if line.strip())
+    if not texts:
+        raise InvalidInput("TEXT", "Give a TEXT to scan or --file F (one text per line).")
+    return texts
+
+
+async def _school_detector(args: argparse.Namespace) -> Any:
+    """The school's own detector: its built-ins minus disabled ones, its rules and exclusions."""
+    from resolvers.safeguarding.detectors import build_detector
+
+    settings = _settings()
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        return await build_detector(await _school_id(args.school))
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from resolvers.safeguarding.matcher import Detector
+    from resolvers.safeguarding.rules import builtin_rules
+
+    try:
+        texts = _detect_inputs(args)
+    except OSError as error:
+        raise InvalidInput("--file", f"Cannot read {args.file}: {error.strerror}.") from error
+    detector = (
+        Detector(builtin_rules()) if args.school is None else asyncio.run(_school_detector(args))
+    )
+    for text in texts:
+        matches = [
+            {"category": m.category.value, "severity": m.severity, "rule": m.rule_id,
+             "excerpt": m.excerpt}
+            for m in detector.scan(text)
+        ]  # fmt: skip
+        print(json.dumps({"text": text, "matches": matches}, ensure_ascii=False))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,6 +359,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "purge-activity", help="Delete activity history past its retention period."
     ).set_defaults(run=cmd_purge_activity)
+    boundaries = sub.add_parser(
+        "import-boundaries",
+        help="Import grade boundaries from a CSV file (all or nothing; idempotent).",
+    )
+    boundaries.add_argument(
+        "file",
+        help="CSV with the header board,spec_code,qualification,series,tier,grade,min_mark,"
+        "max_mark,source. Published AQA 8300 and Edexcel 1MA1 boundaries ship in "
+        "resolvers/tracking_data/boundaries/.",
+    )
+    boundaries.set_defaults(run=cmd_import_boundaries)
+    roster = sub.add_parser(
+        "import-oneroster",
+        help="Import a OneRoster 1.1/1.2 CSV set (folder or zip) into a school; never deletes.",
+    )
+    roster.add_argument("path", help="A folder or a zip file holding manifest.csv and the CSVs.")
+    roster.add_argument("--school", required=True, help="School slug.")
+    roster.add_argument(
+        "--dry-run", action="store_true", help="Print the planned changes and write nothing."
+    )
+    roster.set_defaults(run=cmd_import_oneroster)
+    detect = sub.add_parser(
+        "detect",
+        help="Run safeguarding detection on a text, or on each line of a file; prints one "
+        "JSON object per input.",
+    )
+    detect.add_argument("text", nargs="?", metavar="TEXT", help="Text to scan.")
+    detect.add_argument("--file", metavar="F", help="Scan each line of F ('-' for stdin).")
+    detect.add_argument(
+        "--school", metavar="SLUG", help="Use this school's tuned rules (needs DATABASE_URL)."
+    )
+    detect.set_defaults(sync=cmd_detect)
+
     # The reference device agent and the classroom simulator are clients of the API.
     add_agent_commands(sub)
     return parser

@@ -79,6 +79,33 @@ class Limits:
     max_concurrent_password_hashes: int = 2
 
 
+_DEFAULT_SENDER = "Pupil Progress <alerts@pupil-progress.invalid>"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The SMTP server alert emails go through (``PP_SMTP_*``); no host means no email."""
+
+    host: str | None = None
+    port: int = 587
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = _DEFAULT_SENDER
+    starttls: bool = True
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> SmtpSettings:
+        return cls(
+            host=env.get("PP_SMTP_HOST", "").strip() or None,
+            port=_int(env, "PP_SMTP_PORT", 587),
+            user=env.get("PP_SMTP_USER") or None,
+            password=env.get("PP_SMTP_PASSWORD") or None,
+            sender=env.get("PP_SMTP_FROM", "").strip() or _DEFAULT_SENDER,
+            starttls=_flag(env, "PP_SMTP_STARTTLS", default=True),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process needs to know, built once by :meth:`from_environ`."""
@@ -96,6 +123,8 @@ class Settings:
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 60 * 60
     limits: Limits = field(default_factory=Limits)
+    #: Outgoing mail for safeguarding alerts; without a host, alerts reach the feed only.
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @classmethod
     def from_environ(
@@ -126,6 +155,7 @@ class Settings:
             "limits": Limits(
                 ws_init_timeout_seconds=_int(env, "PP_WS_INIT_TIMEOUT_SECONDS", 10, minimum=1)
             ),
+            "smtp": SmtpSettings.from_environ(env),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -173,4 +203,4 @@ def _master_key_text(env: Mapping[str, str]) -> str | None:
         ) from None
 
 
-__all__ = ["DEMO_PASSWORD", "Limits", "Mode", "Settings"]
+__all__ = ["DEMO_PASSWORD", "Limits", "Mode", "Settings", "SmtpSettings"]

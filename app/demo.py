@@ -16,9 +16,11 @@ from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import Learner
 from models.schools import School
 from models.staff import Membership, Role, User
+from resolvers.boundaries import import_boundaries
 from resolvers.context import Services
 from resolvers.learners import field_context
 from resolvers.schools import create_school
+from resolvers.tracking_data import shipped_boundary_files
 
 GIVEN = [
     "Amelia",
@@ -139,6 +141,9 @@ async def demo_seeded() -> bool:
 async def seed(services: Services) -> dict[str, list[str]]:
     """Create the demo schools once; returns each school's device tokens for the simulator."""
     rng = random.Random(20261128)  # noqa: S311 - demo names, not secrets
+    # Published AQA 8300 and Edexcel 1MA1 boundaries: shared reference data, idempotent.
+    for path in shipped_boundary_files():
+        await import_boundaries(path)
     password_hash = await services.passwords.hash(DEMO_PASSWORD)
     schools: dict[str, School] = {}
     staff: dict[tuple[str, str], User] = {}
@@ -187,6 +192,10 @@ async def seed(services: Services) -> dict[str, list[str]]:
                     token_prefix=issued.display_prefix,
                 )
                 tokens[spec.school].append(issued.text)
+    # Some assessments, marks and targets for 10X Maths (app/demo_markbook.py).
+    from app.demo_markbook import seed_markbook
+
+    await seed_markbook(services, schools["northfield"], staff[("northfield", "teacher")])
     return tokens
 
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema import BaseSchema
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema import BaseSchema, Schema
+from strawberry.types.execution import ExecutionResult
 
 from app.auth import clear_cookie, request_token, session_cookie
 from resolvers.auth import authenticate
 from resolvers.context import Context, RequestInfo, Services
+from schema.classroom.fast_ingest import FastReports
+
+if TYPE_CHECKING:
+    from cross_web import AsyncHTTPRequestAdapter
 
 
 def _client_ip(request: Request | WebSocket) -> str | None:
@@ -34,6 +39,13 @@ class SchoolGraphQL(GraphQL[Context, None]):
         self.services = services
         # The response being built for each HTTP context, so cookies follow login and logout.
         self._contexts: weakref.WeakKeyDictionary[Response, Context] = weakref.WeakKeyDictionary()
+        limits = settings.limits
+        #: Device reports answered without GraphQL execution (the same bytes, see the module).
+        self.reports = (
+            FastReports(schema, max_chars=limits.max_query_chars, max_tokens=limits.max_tokens)
+            if isinstance(schema, Schema)
+            else None
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -48,6 +60,30 @@ class SchoolGraphQL(GraphQL[Context, None]):
         if isinstance(response, Response):
             self._contexts[response] = ctx
         return ctx
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Mutations only over POST; operation extensions are GraphQL's to interpret.
+        if self.reports is not None and request_adapter.method == "POST":
+            report = (
+                None
+                if request_data.extensions
+                else self.reports.prepare(
+                    request_data.query, request_data.variables, request_data.operation_name
+                )
+            )
+            if report is not None:
+                return await self.reports.execute(report, context)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

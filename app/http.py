@@ -21,6 +21,15 @@ SECURITY_HEADERS = {
     "cross-origin-resource-policy": "same-origin",
 }
 
+#: The dashboards' pages: scripts, styles and fonts only from files we serve (no inline code),
+#: screenshots as data: images, GraphQL and its websocket to this origin only (CSP3 'self'
+#: covers ws:/wss: of the same host), never framed, forms only back to us.
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
 
 class SecurityHeaders:
     """Add the hardening headers to every HTTP response, errors included (TLS-05)."""
@@ -164,4 +173,10 @@ class BodyTooLarge(Exception):
     pass
 
 
-__all__ = ["SECURITY_HEADERS", "BodyTooLarge", "GraphQLRequestGuard", "SecurityHeaders"]
+__all__ = [
+    "DASHBOARD_CSP",
+    "SECURITY_HEADERS",
+    "BodyTooLarge",
+    "GraphQLRequestGuard",
+    "SecurityHeaders",
+]

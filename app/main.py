@@ -22,6 +22,7 @@ from app.http import GraphQLRequestGuard, SecurityHeaders
 from app.logs import install_log_filters
 from app.metrics import CountRequests, Metrics
 from app.services import build_services, running
+from app.web.routes import dashboard_routes
 from app.ws.hub import Hub
 from models.staff import User
 from resolvers.context import Services
@@ -96,6 +97,8 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
+        # The dashboards at `/`: pages and their static files, with their own strict CSP.
+        *dashboard_routes(),
     ]
     middleware = [
         Middleware(SecurityHeaders),

@@ -91,7 +91,8 @@ def run_demo(data_dir: Path, *, host: str, port: int) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(data_dir, host, port)
     asyncio.run(prepare_demo(settings, data_dir))
-    print(f"\nPupil Progress demo: {settings.public_url}/graphql  (data in {data_dir})")
+    print(f"\nPupil Progress demo: {settings.public_url}/  (data in {data_dir})")
+    print(f"Dashboards at {settings.public_url}/, GraphQL at {settings.public_url}/graphql")
     print(f"Demo logins (password {DEMO_PASSWORD!r}, refused outside demo mode):")
     for login in demo.logins():
         print(f"  {login.email:<28} {login.role}")

@@ -21,6 +21,8 @@ from resolvers.context import Services
 from resolvers.device_state import DeviceDirectory
 from resolvers.history import HistoryWriter, purge_history
 from resolvers.keyring import Keyring
+from resolvers.safeguarding.detectors import Safeguarding
+from resolvers.safeguarding.routing import AlertRouter
 
 #: A school's pupils share one public address: per-address backoff stays short so one child
 #: mistyping cannot lock the whole school out; per-account limits do the real protecting.
@@ -58,8 +60,10 @@ def build_services(settings: Settings, *, passwords: PasswordService | None = No
         devices=DeviceDirectory(broker, now),
         history=HistoryWriter(now),
         watch=WatchAccess(broker),
+        safeguarding=Safeguarding.create(broker),
     )
     built.append(services)
+    services.alert_router = AlertRouter(services)
     return services
 
 
@@ -97,7 +101,10 @@ async def running(services: Services) -> AsyncIterator[Services]:
         await stack.enter_async_context(services.live)
         stack.push_async_callback(services.devices.aclose)
         stack.push_async_callback(services.watch.aclose)
+        stack.push_async_callback(services.safeguarding.aclose)
         await stack.enter_async_context(services.history)
+        if services.alert_router is not None:
+            await stack.enter_async_context(services.alert_router)
         sweeper = asyncio.create_task(keep_retention(services))
         stack.push_async_callback(_cancelled, sweeper)
         yield services

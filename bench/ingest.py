@@ -25,7 +25,8 @@ graphql-transport-ws (``connection_init`` with the device token, then ``reportAc
    pipeline keeps.)
 2. **Latency at a steady load.** All ``--devices`` devices each report one event every
    ``--interval`` seconds (1,500 / 2 s = 750 events/s by default), phases spread evenly, for
-   ``--latency-seconds``. A teacher socket subscribed to the group notes, for every event, the
+   ``--latency-seconds``, after one untimed report from each (the server then has every
+   device's state loaded). A teacher socket subscribed to the group notes, for every event, the
    time from the device stamping it (``title``; ``time.monotonic_ns()``, one clock for every
    process on Linux) to the frame's arrival: p50 / p99 / max. The devices' own round trips are
    reported too.
@@ -34,6 +35,10 @@ graphql-transport-ws (``connection_init`` with the device token, then ``reportAc
    and subscribed to ``classroomActivity``. Server VmRSS (``/proc/<pid>/status``) after the
    connections are idle, minus before, divided by their number; then once more after one event
    has reached all of them.
+
+The teacher's socket subscribes again whenever its stream ends (as a client must), and the
+bench says how often and why. At the end it prints what the project server logged as going
+wrong (history backlog, unexpected errors by type).
 
 Only 127.0.0.1 is targeted; every phase is bounded in time and count.
 """
@@ -45,9 +50,11 @@ import asyncio
 import functools
 import json
 import os
+import re
 import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
@@ -96,6 +103,7 @@ from realtime.broker import Broker
 CONNECT_AT_ONCE = 50
 REPLY_SECONDS = 30.0
 HISTORY_TROUBLE = ("activity history backlog full", "writing activity history failed")
+UNEXPECTED = re.compile(r"unexpected error at .*?: (\w+)")
 
 
 # --- the baseline server -----------------------------------------------------------------------
@@ -245,6 +253,19 @@ class Clients:
         await asyncio.gather(*(device(ws) for ws in self.devices))
         return tally.out()
 
+    async def warm(self) -> dict[str, Any]:
+        """One report from every device, a few at a time: the server's per-device state is
+        loaded before anything is timed (as after the throughput phase's warm-up round)."""
+        tally = Tally()
+        gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+
+        async def device(ws: ClientConnection) -> None:
+            async with gate:
+                await self._report(ws, 1, tally)
+
+        await asyncio.gather(*(device(ws) for ws in self.devices))
+        return tally.out()
+
     async def paced(
         self, start: float, seconds: float, interval: float, first: int, total: int
     ) -> dict[str, Any]:
@@ -299,29 +320,46 @@ def worker(pipe: Pipe) -> None:
 
 
 class Teacher:
-    """A teacher's socket watching the group; notes each event's stamp-to-arrival latency."""
+    """A teacher's socket watching the group; notes each event's stamp-to-arrival latency.
+
+    Like a real client (docs/agent-protocol.md: "after any error frame, resubscribe"), it
+    subscribes again when its stream ends, and counts how often that happened and why.
+    """
 
     def __init__(self) -> None:
         self.latencies = milliseconds()
-        self.other = 0
+        self.ended = 0
+        self.reasons: list[str] = []
         self.sock: LightSocket | None = None
+        self.group_id = ""
 
     def on_frame(self, data: bytes) -> None:
         found = read_stamp(data)
-        if found is None:
-            self.other += 1
-        else:
+        if found is not None:
             self.latencies.append((time.monotonic_ns() - found[1]) / 1e6)
+            return
+        self.ended += 1
+        if len(self.reasons) < 3:
+            self.reasons.append(data[:200].decode(errors="replace"))
+        if self.sock is not None:
+            self.sock.send_text(self._subscribe(f"live-{self.ended}"))
+
+    def _subscribe(self, operation_id: str) -> str:
+        return subscribe_frame(operation_id, CLASSROOM_ACTIVITY, groupId=self.group_id)
 
     async def open(self, url: str, token: str, group_id: str) -> Teacher:
-        frame = subscribe_frame("live", CLASSROOM_ACTIVITY, groupId=group_id)
-        self.sock = await light_subscriber(url, token, frame, self.on_frame)
+        self.group_id = group_id
+        self.sock = await light_subscriber(url, token, self._subscribe("live"), self.on_frame)
         return self
 
-    def take(self) -> tuple[Latency, int]:
+    def take(self) -> tuple[Latency, str]:
+        """The latencies since the last call, and how often the stream ended (and why)."""
         taken, self.latencies = self.latencies, milliseconds()
-        other, self.other = self.other, 0
-        return Latency.of(taken), other
+        ended = ""
+        if self.ended:
+            ended = f"; its stream ended {self.ended} time(s), resubscribed: {self.reasons[0]}"
+        self.ended, self.reasons = 0, []
+        return Latency.of(taken), ended
 
     async def aclose(self) -> None:
         if self.sock is not None:
@@ -349,6 +387,16 @@ def merge(results: list[dict[str, Any]]) -> Tally:
         tally.problems += result["problems"]
         tally.round_trips.extend(result["round_trips"])
     return tally
+
+
+def log_problems(server: Server) -> None:
+    """What the server logged as going wrong: history trouble, and unexpected errors by type
+    (a failed report answers only "Unexpected error."; the type is in the server's log)."""
+    text = server.log()
+    trouble = {t: text.count(t) for t in HISTORY_TROUBLE if t in text}
+    unexpected = Counter(m.group(1) for m in UNEXPECTED.finditer(text))
+    if trouble or unexpected:
+        print(f"  ! server log: {trouble or ''} unexpected errors {dict(unexpected)}")
 
 
 # --- phases ------------------------------------------------------------------------------------
@@ -379,10 +427,8 @@ async def throughput(
     seen = ""
     if teacher is not None:
         await asyncio.sleep(0.5)  # the last events' frames
-        latency, other = teacher.take()
-        seen = f"; teacher got {latency.count} ({latency})"
-        if other:
-            seen += f" then {other} other frame(s): its stream ended"
+        latency, ended = teacher.take()
+        seen = f"; teacher got {latency.count} ({latency}){ended}"
     print(
         f"{server.name:>9}: {measured.rate:8,.0f} events/s  ({tally.reports} reports of "
         f"{args.batch}, {elapsed:.1f} s, round trip p50 "
@@ -469,8 +515,13 @@ async def latency(
     rate = len(tokens) / args.interval
     started = time.monotonic()
     await connect_devices(workers, server.ws_url, tokens)
+    # Steady state: a device's first report loads its state (a few SQL statements), and 1,000
+    # first reports at once would queue for seconds on SQLite's one connection.
+    warmed = merge(await workers.call_all("warm"))
     print(
-        f"latency: {len(tokens)} devices connected in {time.monotonic() - started:.1f} s; each "
+        f"latency: {len(tokens)} devices connected and warmed (one report each, round trip "
+        f"p99 {Latency.of(warmed.round_trips).p99:,.0f} ms) in "
+        f"{time.monotonic() - started:.1f} s; each "
         f"reports 1 event every {args.interval:g} s = {rate:,.0f} events/s "
         f"for {args.latency_seconds:g} s"
     )
@@ -489,16 +540,16 @@ async def latency(
         cpu = cpu_seconds(server.pid) - cpu0
         await asyncio.sleep(1.0)
         tally = merge(results)
-        seen, other = teacher.take()
+        seen, ended = teacher.take()
         accepted = tally.statuses.get("ACCEPTED", 0)
         print(
             f"  {accepted:,} events accepted in {elapsed:.1f} s = {accepted / elapsed:,.0f} "
             f"events/s; server {cpu / elapsed:.0%} of a core"
         )
-        print(f"  event to teacher ({seen.count:,} frames): {seen}")
+        print(f"  event to teacher ({seen.count:,} frames): {seen}{ended}")
         print(f"  device round trip ({tally.reports:,} reports): {Latency.of(tally.round_trips)}")
         if seen.count < accepted:
-            print(f"  ! the teacher missed {accepted - seen.count} events ({other} other frames)")
+            print(f"  ! the teacher missed {accepted - seen.count} events")
         _problems("latency", tally)
     finally:
         await teacher.aclose()
@@ -603,9 +654,7 @@ async def _measure(args: argparse.Namespace, backend: Backends) -> float:
             ):
                 ratio = await throughput_rounds(args, seeded, workers, project, baseline)
                 await latency(args, seeded, workers, project)
-                trouble = {t: project.count_in_log(t) for t in HISTORY_TROUBLE}
-                if any(trouble.values()):
-                    print(f"  ! server log: {trouble}")
+                log_problems(project)
             await memory(args, seeded, workers, settings, folder)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return ratio

@@ -9,6 +9,11 @@ MODEL_MODULES = [
     "models.partners",
     "models.audit",
     "models.classroom",
+    "models.tracking",
+    "models.markbook",
+    "models.safeguarding",
+    "models.alert_routing",
+    "models.roster",
 ]
 
 __all__ = ["MODEL_MODULES"]

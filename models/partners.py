@@ -17,6 +17,8 @@ class Scope(StrEnum):
     LEARNERS_READ = "LEARNERS_READ"
     LEARNER_IDENTIFIERS_READ = "LEARNER_IDENTIFIERS_READ"
     GROUPS_READ = "GROUPS_READ"
+    #: Exam-board reference data (specifications, boundaries) and tracking.
+    TRACKING_READ = "TRACKING_READ"
 
 
 class ApiKey(Model):

@@ -44,9 +44,13 @@ class Message:
 class Subscription:
     """Async iterator of the messages of one or more channels; ends with a `BrokerError`."""
 
-    def __init__(self, channels: tuple[str, ...], max_pending: int) -> None:
+    def __init__(
+        self, channels: tuple[str, ...], max_pending: int, max_bytes: int | None = None
+    ) -> None:
         self.channels = channels
         self._max_pending = max_pending
+        self._max_bytes = max_bytes
+        self._pending_bytes = 0
         self._pending: deque[Message] = deque()
         self._ready = asyncio.Event()
         self._finished = False
@@ -54,6 +58,11 @@ class Subscription:
 
     def __aiter__(self) -> Self:
         return self
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet read."""
+        return len(self._pending)
 
     async def __anext__(self) -> Message:
         while not self._pending and not self._finished:
@@ -63,7 +72,9 @@ class Subscription:
             raise self._error  # pending messages were dropped: the error comes first
         if not self._pending:
             raise StopAsyncIteration
-        return self._pending.popleft()
+        message = self._pending.popleft()
+        self._pending_bytes -= len(message.data)
+        return message
 
     def _deliver(self, message: Message) -> None:
         if self._finished:
@@ -72,7 +83,15 @@ class Subscription:
             lag = f"more than {self._max_pending} messages behind on {', '.join(self.channels)}"
             self._finish(SubscriberLagged(f"subscriber fell {lag} and was dropped; resubscribe"))
             return
+        if (
+            self._max_bytes is not None
+            and self._pending_bytes + len(message.data) > self._max_bytes
+        ):
+            lag = f"more than {self._max_bytes} bytes behind on {', '.join(self.channels)}"
+            self._finish(SubscriberLagged(f"subscriber fell {lag} and was dropped; resubscribe"))
+            return
         self._pending.append(message)
+        self._pending_bytes += len(message.data)
         self._ready.set()
 
     def _finish(self, error: BrokerError | None) -> None:
@@ -82,6 +101,7 @@ class Subscription:
         self._finished, self._error = True, error
         if error is not None:
             self._pending.clear()
+            self._pending_bytes = 0
         self._ready.set()
 
 
@@ -148,12 +168,24 @@ class Broker:
         async with self._lock:  # an (un)subscribe in flight finishes before the connection goes
             await self.backend.disconnect()
 
-    def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
-        """Receive the messages published to `channel` while the block runs."""
-        return self.subscribe_many((channel,))
+    def subscribe(
+        self, channel: str, *, max_pending: int | None = None, max_bytes: int | None = None
+    ) -> AbstractAsyncContextManager[Subscription]:
+        """Receive the messages published to `channel` while the block runs.
+
+        `max_pending` (default: the broker's) and `max_bytes` bound what may wait unread; a
+        subscriber past either is dropped with `SubscriberLagged`.
+        """
+        return self.subscribe_many((channel,), max_pending=max_pending, max_bytes=max_bytes)
 
     @asynccontextmanager
-    async def subscribe_many(self, channels: Sequence[str]) -> AsyncIterator[Subscription]:
+    async def subscribe_many(
+        self,
+        channels: Sequence[str],
+        *,
+        max_pending: int | None = None,
+        max_bytes: int | None = None,
+    ) -> AsyncIterator[Subscription]:
         """One subscription receiving from several channels (e.g. a device and its school)."""
         if isinstance(channels, str):
             raise TypeError("subscribe_many() takes a sequence of channel names, not one str")
@@ -161,7 +193,11 @@ class Broker:
         if not names:
             raise ValueError("subscribe_many() needs at least one channel")
         self._require_healthy()
-        subscription = Subscription(names, self._max_pending)
+        if (max_pending is not None and max_pending < 1) or (
+            max_bytes is not None and max_bytes < 1
+        ):
+            raise ValueError("max_pending and max_bytes must be at least 1")
+        subscription = Subscription(names, max_pending or self._max_pending, max_bytes)
         await self._attach(subscription)
         try:
             yield subscription

@@ -51,6 +51,11 @@ def policy(school_id: int) -> str:
     return f"{school(school_id)}:policy"
 
 
+def safeguarding_rules(school_id: int) -> str:
+    """A school changed its safeguarding rules or settings: processes rebuild its detector."""
+    return f"{school(school_id)}:safeguarding-rules"
+
+
 def revocations() -> str:
     """Sessions, devices and keys that just lost their credentials; every process closes their
     sockets. Credentials are global (a session is not owned by one school's stream)."""
@@ -65,6 +70,7 @@ __all__ = [
     "group_activity",
     "policy",
     "revocations",
+    "safeguarding_rules",
     "school",
     "user",
 ]

@@ -101,4 +101,30 @@ class Activity(_Event):
     thumbnail: str | None = None
 
 
-__all__ = ["AccessChanged", "Activity", "CommandIssued", "EventError", "PolicyChanged", "Revoked"]
+@dataclass(frozen=True, slots=True)
+class AlertRaised(_Event):
+    """An alert was committed (new, or a repeat merged into it) with this feed cursor."""
+
+    TYPE: ClassVar[str] = "alert.raised"
+    alert: str = ""
+    cursor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingRulesChanged(_Event):
+    """A school's detection rules or monitoring settings changed."""
+
+    TYPE: ClassVar[str] = "safeguarding.rules_changed"
+    version: int = 0
+
+
+__all__ = [
+    "AccessChanged",
+    "Activity",
+    "AlertRaised",
+    "CommandIssued",
+    "EventError",
+    "PolicyChanged",
+    "Revoked",
+    "SafeguardingRulesChanged",
+]

@@ -41,6 +41,16 @@ class Op(Enum):
     WATCH_CLASSROOM = "WATCH_CLASSROOM"
     CONTROL_CLASSROOM = "CONTROL_CLASSROOM"
     MANAGE_SCHOOL_RULES = "MANAGE_SCHOOL_RULES"
+    READ_TRACKING_REFERENCE = "READ_TRACKING_REFERENCE"
+    TRIAGE_ALERTS = "TRIAGE_ALERTS"
+    MANAGE_SAFEGUARDING = "MANAGE_SAFEGUARDING"
+    RAISE_CONCERN = "RAISE_CONCERN"
+    READ_TRACKING = "READ_TRACKING"
+    ENTER_MARKS = "ENTER_MARKS"
+    MANAGE_ALERT_ROUTES = "MANAGE_ALERT_ROUTES"
+    EXPORT_SAFEGUARDING = "EXPORT_SAFEGUARDING"
+    READ_TRACKER_SETTINGS = "READ_TRACKER_SETTINGS"
+    MANAGE_TRACKER_SETTINGS = "MANAGE_TRACKER_SETTINGS"
 
 
 class Reach(IntEnum):
@@ -82,6 +92,29 @@ POLICY: Mapping[Op, Mapping[Role, Reach]] = {
     Op.WATCH_CLASSROOM: {_A: Reach.SCHOOL, _T: Reach.TAUGHT},
     Op.CONTROL_CLASSROOM: {_A: Reach.SCHOOL, _T: Reach.TAUGHT},
     Op.MANAGE_SCHOOL_RULES: _ADMIN_ONLY,
+    # Published specifications and boundaries: public reference data, not any school's.
+    Op.READ_TRACKING_REFERENCE: _ALL_STAFF_SCHOOL,
+    # Alert triage, detection rules and monitoring settings: the DSL's own tools. Admins run
+    # the system but do not read alerts, and custom phrases can themselves reveal a concern.
+    Op.TRIAGE_ALERTS: {_D: Reach.SCHOOL},
+    Op.MANAGE_SAFEGUARDING: {_D: Reach.SCHOOL},
+    # Every member of staff acts on concerns (KCSIE); teachers about the learners they teach.
+    Op.RAISE_CONCERN: {_A: Reach.SCHOOL, _T: Reach.TAUGHT, _D: Reach.SCHOOL, _L: Reach.SCHOOL},
+    # Markbooks, grades and progress: a group's teachers (a DSL only as a teacher of the group),
+    # leaders and admins school-wide.
+    Op.READ_TRACKING: {_A: Reach.SCHOOL, _T: Reach.TAUGHT, _D: Reach.TAUGHT, _L: Reach.SCHOOL},
+    # Assessments, marks and grades: the group's teachers, and admins (data managers, cover).
+    # Leaders read only: grades a leader could change would no longer be the teacher's.
+    Op.ENTER_MARKS: {_A: Reach.SCHOOL, _T: Reach.TAUGHT, _D: Reach.TAUGHT},
+    # Who is told about alerts, and exports of alerts and chronologies to CPOMS or MyConcern:
+    # the DSL decides both (KCSIE). Exports carry evidence, so admins do not get them either.
+    Op.MANAGE_ALERT_ROUTES: {_D: Reach.SCHOOL},
+    Op.EXPORT_SAFEGUARDING: {_D: Reach.SCHOOL},
+    # The whole tracker's boundary shift and small-subgroup threshold: every member of staff
+    # reads them (they explain the grades shown); the data manager (an admin) and leaders set
+    # them, as school-wide tracking policy. Partners get neither: policy, not pupil data.
+    Op.READ_TRACKER_SETTINGS: _ALL_STAFF_SCHOOL,
+    Op.MANAGE_TRACKER_SETTINGS: {_A: Reach.SCHOOL, _L: Reach.SCHOOL},
 }
 
 #: The scope a partner key needs for an operation; it then reaches each granted school whole.
@@ -91,11 +124,15 @@ PARTNER_SCOPES: Mapping[Op, frozenset[Scope]] = {
     Op.READ_LEARNER_IDENTIFIERS: frozenset({Scope.LEARNER_IDENTIFIERS_READ}),
     Op.READ_LEARNER_SENSITIVE: frozenset(),
     Op.READ_GROUPS: frozenset({Scope.GROUPS_READ}),
+    Op.READ_TRACKING_REFERENCE: frozenset({Scope.TRACKING_READ}),
+    Op.READ_TRACKING: frozenset({Scope.TRACKING_READ}),
 }
 
 
 #: Operations on a group that follow the viewer's reach (a teacher's own groups).
-_GROUP_REACH_OPS = frozenset({Op.READ_GROUPS, Op.WATCH_CLASSROOM, Op.CONTROL_CLASSROOM})
+_GROUP_REACH_OPS = frozenset(
+    {Op.READ_GROUPS, Op.WATCH_CLASSROOM, Op.CONTROL_CLASSROOM, Op.READ_TRACKING, Op.ENTER_MARKS}
+)
 
 
 def reach(viewer: Viewer, op: Op) -> Reach:

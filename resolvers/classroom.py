@@ -105,6 +105,13 @@ class WatchAccess:
         await self._listeners.aclose()
 
 
+#: A whole class reporting in the same instant publishes one event per device in one turn of the
+#: event loop, before the (multiplexed, cheap) reader runs: the bound must hold such a burst
+#: from a large group. Bytes are bounded too, since events may carry thumbnails.
+ACTIVITY_BACKLOG = 4096
+ACTIVITY_BACKLOG_BYTES = 8 * 1024 * 1024
+
+
 async def announce_access_change(ctx: Context, school_id: int, groups: list[int]) -> None:
     """After commit: every process re-checks who may watch these groups."""
     await ctx.services.broker.publish(
@@ -118,7 +125,9 @@ async def stream_activity(ctx: Context, group_id: int) -> AsyncGenerator[Activit
     watch = ctx.services.watch
     try:
         async with ctx.services.broker.subscribe(
-            channels.group_activity(group.school_id, group.id)
+            channels.group_activity(group.school_id, group.id),
+            max_pending=ACTIVITY_BACKLOG,
+            max_bytes=ACTIVITY_BACKLOG_BYTES,
         ) as messages:
             async for message in messages:
                 try:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from resolvers.history import HistoryWriter
     from resolvers.keyring import Keyring
     from resolvers.loaders import Loaders
+    from resolvers.safeguarding.detectors import Safeguarding
+    from resolvers.safeguarding.routing import AlertRouter
 
 
 class PrincipalKind(Enum):
@@ -82,8 +84,12 @@ class Services:
     devices: DeviceDirectory
     history: HistoryWriter
     watch: WatchAccess
+    #: Cached per-school detectors and the hooks run after an alert is committed.
+    safeguarding: Safeguarding
     #: The clock, injectable so tests can step past session timeouts without sleeping.
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Routes new alerts, delivers and escalates them in the background (set by build_services).
+    alert_router: AlertRouter | None = None
 
 
 @dataclass(slots=True)

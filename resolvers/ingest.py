@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.errors import InvalidInput, NotAuthenticated
-from app.security.crypto import FieldContext
-from models.classroom import ActivityRecord
 from realtime import channels
 from realtime.events import Activity
 from realtime.live_state import TileUpdate
 from resolvers import access
 from resolvers.context import Context
 from resolvers.device_state import DeviceState
+from resolvers.history import HistoryRow
 from resolvers.policy import Verdict, judge
+from resolvers.safeguarding import alerts as safeguarding_alerts
 
 MAX_EVENTS = 100
 MAX_THUMBNAIL = 64 * 1024
@@ -149,6 +149,7 @@ async def report_activity(ctx: Context, events: Sequence[ActivityInput]) -> list
     if accepted:
         try:
             await _make_live(ctx, state, key, accepted)
+            await safeguarding_alerts.detect_and_alert(ctx, state, accepted)
             services.history.add(await _records(ctx, state, accepted, now))
         except BaseException:
             # Not accepted after all: release the ids so the agent's resend is not a duplicate.
@@ -198,17 +199,15 @@ async def _make_live(
 
 async def _records(
     ctx: Context, state: DeviceState, accepted: list[tuple[ActivityInput, Verdict]], now: datetime
-) -> list[ActivityRecord]:
-    keyring = ctx.services.keyring
+) -> list[HistoryRow]:
+    seal = await ctx.services.keyring.sealer(state.school_id, "activity_record")
     records = []
     for event, verdict in accepted:
         row_id = uuid.uuid4()
-        sealed: dict[str, bytes | None] = {}
-        for column in ENCRYPTED_HISTORY:
-            context = FieldContext(state.school_id, "activity_record", column, str(row_id))
-            sealed[f"{column}_enc"] = await keyring.encrypt(context, getattr(event, column))
+        row = str(row_id)
+        sealed = {f"{c}_enc": seal(c, row, getattr(event, c)) for c in ENCRYPTED_HISTORY}
         records.append(
-            ActivityRecord(
+            HistoryRow(
                 id=row_id,
                 school_id=state.school_id,
                 device_id=state.device_id,

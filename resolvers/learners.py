@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 
 from app.errors import InvalidInput
 from app.security.crypto import FieldContext
-from models.learners import ExternalId, Learner, SendStatus
+from models.learners import ExternalId, Gender, Learner, SendStatus
 from resolvers import access, validation
 from resolvers.access import Op
 from resolvers.audit import entry_for
@@ -89,6 +89,7 @@ class LearnerData:
     pupil_premium: bool = False
     free_school_meals: bool = False
     eal: bool = False
+    gender: Gender = Gender.UNSPECIFIED
     external_ids: list[tuple[str, str]] = field(default_factory=list)
     provided: frozenset[str] = frozenset()
 
@@ -226,6 +227,7 @@ async def _write_fields(
         "pupil_premium",
         "free_school_meals",
         "eal",
+        "gender",
     )
     for name in plain:
         if name in names:
@@ -343,6 +345,7 @@ def _current_data(learner: Learner) -> LearnerData:
         pupil_premium=learner.pupil_premium,
         free_school_meals=learner.free_school_meals,
         eal=learner.eal,
+        gender=learner.gender,
     )
 
 

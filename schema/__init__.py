@@ -30,8 +30,24 @@ from schema.hardening import RejectEmptySelections, SchoolSchema, disable_sugges
 from schema.learners import LearnerMutation, LearnerQuery
 from schema.node import NodeQuery
 from schema.partners import PartnerMutation, PartnerQuery
+from schema.safeguarding import (
+    AlertMutation,
+    AlertQuery,
+    AlertSubscription,
+    SafeguardingSettingsMutation,
+    SafeguardingSettingsQuery,
+)
+from schema.safeguarding.delivery_log import AlertDeliveryQuery
+from schema.safeguarding.export import SafeguardingExportQuery
+from schema.safeguarding.routing import AlertRouteMutation, AlertRouteQuery
 from schema.schools import SchoolQuery
 from schema.staff import StaffMutation, StaffQuery
+from schema.tracking import TrackingQuery
+from schema.tracking.conduct import ConductMutation, ConductQuery
+from schema.tracking.markbook import MarkbookQuery
+from schema.tracking.marks import MarkbookMutation
+from schema.tracking.progress import ProgressMutation
+from schema.tracking.settings import TrackerSettingsMutation, TrackerSettingsQuery
 
 
 @strawberry.type
@@ -46,6 +62,15 @@ class Query(
     PartnerQuery,
     AuditQuery,
     ClassroomQuery,
+    TrackingQuery,
+    MarkbookQuery,
+    AlertQuery,
+    SafeguardingSettingsQuery,
+    AlertRouteQuery,
+    SafeguardingExportQuery,
+    AlertDeliveryQuery,
+    ConductQuery,
+    TrackerSettingsQuery,
 ):
     pass
 
@@ -60,12 +85,19 @@ class Mutation(
     PartnerMutation,
     ClassroomMutation,
     DeviceProtocolMutation,
+    AlertMutation,
+    SafeguardingSettingsMutation,
+    AlertRouteMutation,
+    MarkbookMutation,
+    ProgressMutation,
+    ConductMutation,
+    TrackerSettingsMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(ClassroomSubscription, DeviceProtocolSubscription):
+class Subscription(ClassroomSubscription, DeviceProtocolSubscription, AlertSubscription):
     pass
 
 

@@ -43,6 +43,15 @@ async def resolve_node(info: Info, global_id: str) -> Node:
         return Device.from_model(await access.require_device(ctx, parse_int_id(global_id, kind)))
     if kind == "ApiKey":
         return ApiKey.from_model(await access.require_api_key(ctx, parse_int_id(global_id, kind)))
+    if kind == "Assessment":
+        from schema.tracking.markbook import assessment_node
+
+        return await assessment_node(ctx, parse_int_id(global_id, kind))
+    if kind == "Alert":
+        from resolvers.safeguarding.concerns import visible_alert
+        from schema.safeguarding.types import Alert
+
+        return Alert.from_model(await visible_alert(ctx, parse_uuid_id(global_id, kind)))
     access.require_viewer(ctx)
     raise NotFound()
 

@@ -21,6 +21,21 @@ POSTGRES = DATABASE_URL.startswith(("postgres://", "postgresql://"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 TABLES = [
+    # Markbooks and tracking data (models/markbook.py)
+    "assessment_component",
+    "mark",
+    "assessment",
+    "grade_record",
+    "behaviour_record",
+    "achievement_record",
+    "tracker_settings",
+    # Alert routing and delivery (models/alert_routing.py)
+    "alert_delivery",
+    "alert_escalation",
+    "alert_routed",
+    "alert_route_contact",
+    "alert_webhook_endpoint",
+    "alert_route",
     "activity_record",
     "device_command",
     "lesson",
@@ -33,6 +48,7 @@ TABLES = [
     "enrolment",
     "teaching_assignment",
     "teaching_group",
+    "roster_link",
     "learner_external_id",
     "learner",
     "staff_session",
@@ -40,6 +56,17 @@ TABLES = [
     "staff_user",
     "school_key",
     "school",
+    # Exam-board reference data (models/tracking.py)
+    "boundary",
+    "grade_boundary_set",
+    "component",
+    "specification",
+    "exam_series",
+    "tier",
+    "qualification",
+    "grade",
+    "grade_scale",
+    "exam_board",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The web dashboards served at `/`: pages and static files (routes.py, docs/dashboards.md)."""

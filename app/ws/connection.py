@@ -16,6 +16,7 @@ from strawberry.types.execution import PreExecutionError
 from app.ws import frames
 from resolvers.auth import authenticate
 from resolvers.context import Context, Services, Viewer
+from schema.classroom.fast_ingest import PreparedReport
 
 if TYPE_CHECKING:
     from app.ws.hub import Hub
@@ -234,6 +235,10 @@ class Connection:
             return
         query, variables = payload["query"], payload.get("variables") or {}
         name = payload.get("operationName") or None
+        report = self.hub.reports.prepare(query, variables, name)
+        if report is not None:
+            self.operations[operation_id] = asyncio.create_task(self._report(operation_id, report))
+            return
         joined = await self.hub.cohorts.join(self, operation_id, query, variables, name)
         if joined is None:
             self.operations[operation_id] = asyncio.create_task(
@@ -260,6 +265,24 @@ class Connection:
         """The server ends an operation: `complete` or `error`, and the id is free again."""
         self.operations.pop(operation_id, None)
         self.push(frame)
+
+    async def _report(self, operation_id: str, report: PreparedReport) -> None:
+        """A device report answered without GraphQL execution: the frames `_execute` sends."""
+        try:
+            result = await self.hub.reports.execute(report, self.context)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("websocket operation failed")
+            self.finished(
+                operation_id,
+                frames.error_frame(
+                    operation_id, [frames.public_error("Unexpected error.", "INTERNAL")]
+                ),
+            )
+            return
+        self.push(frames.next_frame(operation_id, frames.result_payload(result)))
+        self.finished(operation_id, frames.complete_frame(operation_id))
 
     async def _execute(
         self, operation_id: str, query: str, variables: dict[str, Any], name: str | None

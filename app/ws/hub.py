@@ -22,6 +22,7 @@ from realtime import channels
 from realtime.broker import BrokerError
 from realtime.events import EventError, Revoked
 from resolvers.context import Context, RequestInfo, Services
+from schema.classroom.fast_ingest import FastReports
 
 log = logging.getLogger("pupil_progress.ws")
 
@@ -33,6 +34,11 @@ class Hub:
         self.schema = schema
         self.services = services
         self.cohorts = Cohorts(self)
+        limits = services.settings.limits
+        #: Device reports answered without GraphQL execution (the same bytes, see the module).
+        self.reports = FastReports(
+            schema, max_chars=limits.max_query_chars, max_tokens=limits.max_tokens
+        )
         self.connections: set[Connection] = set()
         self._by_credential: dict[tuple[str, int], set[Connection]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None

@@ -18,6 +18,7 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
+from resolvers.pagination import encode_cursor
 from tests.e2e.server import PROJECT_ROOT
 from tests.waiting import ProcessOutput
 
@@ -29,6 +30,14 @@ LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:\d+")
 LOGIN = 'mutation($e: String!) { login(input: {email: $e, password: "demo-password"}) { token } }'
 GROUPS = "{ groups { edges { node { id name } } } }"
 ACTIVITY = "subscription($g: ID!) { classroomActivity(groupId: $g) { kind learnerId url } }"
+ALERT_FEED = (
+    "subscription($a: String) { alertFeed(after: $a) { cursor alert { category excerpt } } }"
+)
+ALERTS = "{ alerts { edges { node { id } } } }"
+#: The simulator sends a triggering text now and then: a lead has an alert within a minute.
+ALERT_SECONDS = 75.0
+#: Each running demo's data directory, by URL: the database file is read from there.
+DATA_DIRS: dict[str, Path] = {}
 
 
 def _free_port() -> int:
@@ -75,6 +84,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if output.wait_for(LISTENING, STARTUP_SECONDS) is None or not _healthy(url):
             pytest.fail("the demo did not start:\n" + (data / "demo.log").read_text()[-3000:])
         assert _printed_logins(data / "demo.log")
+        DATA_DIRS[url] = data
         yield url
     finally:
         os.killpg(process.pid, 15)
@@ -102,7 +112,15 @@ def _healthy(url: str) -> bool:
         return False
 
 
-async def _first_message(url: str, token: str, group_id: str) -> dict[str, Any]:
+async def _first_message(
+    url: str,
+    token: str,
+    group_id: str,
+    *,
+    query: str = ACTIVITY,
+    variables: dict[str, Any] | None = None,
+    within: float = EVENT_SECONDS,
+) -> dict[str, Any]:
     async with websockets.connect(
         url.replace("http", "ws") + "/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
     ) as ws:
@@ -113,11 +131,11 @@ async def _first_message(url: str, token: str, group_id: str) -> dict[str, Any]:
                 {
                     "type": "subscribe",
                     "id": "1",
-                    "payload": {"query": ACTIVITY, "variables": {"g": group_id}},
+                    "payload": {"query": query, "variables": variables or {"g": group_id}},
                 }
             )
         )
-        async with asyncio.timeout(EVENT_SECONDS):
+        async with asyncio.timeout(within):
             message: dict[str, Any] = json.loads(await ws.recv())
             return message
 
@@ -151,3 +169,36 @@ async def test_10y_science_and_other_schools_stay_dark(demo: str) -> None:
         assert message["type"] in {"error", "next"}
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_the_northfield_lead_receives_an_alert_within_a_minute_encrypted_at_rest(
+    demo: str,
+) -> None:
+    # given Northfield's safeguarding lead, following the feed from the first alert
+    lead = _login(demo, "dsl@northfield.test")
+    # when the simulated class has been browsing for up to a minute
+    message = await _first_message(
+        demo, lead, "", query=ALERT_FEED, variables={"a": encode_cursor([0])}, within=ALERT_SECONDS
+    )
+    # then an alert with its evidence arrives
+    assert message["type"] == "next", message
+    alert = message["payload"]["data"]["alertFeed"]["alert"]
+    assert alert["category"]
+    assert alert["excerpt"]
+    # and its excerpt is nowhere in the database files
+    raw = b"".join(p.read_bytes() for p in DATA_DIRS[demo].glob("pupil.db*"))
+    assert raw
+    assert alert["excerpt"].encode() not in raw
+
+
+async def test_the_teacher_cannot_list_alerts_or_follow_the_feed(demo: str) -> None:
+    # given Northfield's maths teacher
+    teacher = _login(demo, "teacher@northfield.test")
+    # when they list alerts, then it is forbidden
+    listed = _post(demo, ALERTS, teacher)
+    assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # and when they subscribe to the alert feed, the stream answers FORBIDDEN
+    message = await _first_message(demo, teacher, "", query=ALERT_FEED, variables={"a": None})
+    assert message["type"] in {"error", "next"}
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"

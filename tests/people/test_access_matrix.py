@@ -16,6 +16,27 @@ docstring), never derived from ``access.POLICY``:
   the school's admins; no leader, safeguarding lead, partner scope or device; commands go only to
   devices of learners in reach, and a device outside it is NOT_FOUND on ``deviceIds``;
 * the school's locked rules (``setSchoolRules``): its admins;
+* alert routes (``alertRoutes``, ``createAlertRoute``, ``updateAlertRoute``,
+  ``deleteAlertRoute``), the delivery log (``alertDeliveries``) and exports for CPOMS or
+  MyConcern (``exportAlert``, ``exportLearnerChronology``): the school's safeguarding leads only,
+  never admins or partners;
+* alerts (``alerts``, ``node(Alert)``, ``alertFeed``), their triage (``acknowledgeAlert``,
+  ``updateAlert``), monitoring settings and rule tuning: the school's safeguarding leads only;
+  a concern (``raiseConcern``) by any member of staff about a learner in their reach, who then
+  sees only their own (``myConcerns``; another's is NOT_FOUND through ``node``); never partners;
+* exam-board reference data (``specification``): every member of staff, and partners holding
+  TRACKING_READ; it belongs to no school, so the three scopes agree;
+* markbooks (``markbook``, ``node(Assessment)``): the group's teachers (a safeguarding lead only
+  as a teacher of the group, which the world's is not), leaders and admins school-wide, partners
+  holding TRACKING_READ; assessments, marks and grades (``createAssessment``, ``enterMarks``,
+  ``setTargets``, ``setGrades``): the group's teachers and the school's admins, never leaders or
+  partners;
+* behaviour and achievement (``conduct(learnerId)``): like markbooks, the learner's teachers,
+  leaders and admins school-wide, partners holding TRACKING_READ (never notes); recording them
+  (``recordBehaviour``, ``recordAchievement``): the learner's teachers and the school's admins;
+* the school's tracker settings (``trackerSettings``): every member of staff; changing them
+  (``updateTrackerSettings``): its admins and leaders; no partner scope grants either; both act
+  in the viewer's school, so their three letters agree;
 * partners: only their scopes, only in the schools that granted their key;
 * the device protocol (``reportActivity``, ``acknowledgeDeviceCommands``, ``deviceCommands``):
   enrolled devices only, each acting on itself (its own events, its own commands); staff and
@@ -42,9 +63,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,6 +75,15 @@ from graphql import ExecutionResult, GraphQLError, GraphQLInterfaceType
 from strawberry.types.execution import ExecutionResult as StreamResult
 from tortoise.connection import get_connection
 
+from models.alert_routing import (
+    AlertDelivery,
+    AlertRoute,
+    ContactKind,
+    DeliveryChannel,
+    DeliveryStatus,
+    RouteContact,
+    WebhookEndpoint,
+)
 from models.audit import AuditEvent
 from models.classroom import (
     ActivityRecord,
@@ -65,16 +96,39 @@ from models.classroom import (
 from models.devices import Device
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import ExternalId, Learner
+from models.markbook import (
+    AchievementRecord,
+    Assessment,
+    BehaviourRecord,
+    GradeKind,
+    GradeRecord,
+    Mark,
+    TrackerSettings,
+)
 from models.partners import ApiKey, ApiKeyGrant, Scope
+from models.safeguarding import (
+    Alert,
+    AlertSource,
+    AlertStatus,
+    CustomRule,
+    DisabledRule,
+    RuleExclusion,
+    SafeguardingSettings,
+)
 from models.schools import School
 from models.staff import Membership, Role, Session, User
 from realtime import channels
 from resolvers import learners as learner_cases
 from resolvers.context import Context, PrincipalKind, Services, Viewer
 from resolvers.learners import LearnerData
+from resolvers.safeguarding.alerts import Committed, announce
+from resolvers.safeguarding.deliveries import alert_ref
+from resolvers.safeguarding.detectors import builtin_by_id
 from schema.common import to_global_id
 from tests import factories, waiting
 from tests.conftest import SCHEMA, GraphQLRunner, context_for
+from tests.safeguarding.routing_helpers import stored_alert
+from tests.tracking.reference import aqa_8300
 
 
 class Outcome(enum.Enum):
@@ -118,6 +172,17 @@ PUBLIC = frozenset({"Query.viewer", "Mutation.login", "Mutation.logout"})
 #: denied, its first result is the error.
 MATRIX = """
 operation                    anon  teacher  admin  dsl  leader  partner  partner-  device  oth-admin
+markbook(groupId)            UUU   ANN      AAN    NNN  AAN     AAN      FFF       FFF     NNA
+node(Assessment)             UUU   ANN      AAN    NNN  AAN     AAN      FFF       FFF     NNA
+createAssessment             UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+enterMarks                   UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+setTargets                   UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+setGrades                    UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+conduct(learnerId)           UUU   ANN      AAN    NNN  AAN     AAN      FFF       FFF     NNA
+recordBehaviour              UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+recordAchievement            UUU   ANN      AAN    NNN  FFF     FFF      FFF       FFF     NNA
+trackerSettings              UUU   AAA      AAA    AAA  AAA     FFF      FFF       FFF     AAA
+updateTrackerSettings        UUU   FFF      AAA    FFF  AAA     FFF      FFF       FFF     AAA
 learner(id)                  UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
 node(Learner)                UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
 learners                     UUU   ANN      AAN    AAN  AAN     AAN      FFF       FFF     NNA
@@ -162,6 +227,29 @@ setSchoolRules               UUU   FFF      AAA    FFF  FFF     FFF      FFF    
 reportActivity               UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
 acknowledgeDeviceCommands    UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
 deviceCommands               UUU   FFF      FFF    FFF  FFF     FFF      FFF       AAA     FFF
+alertRoutes                  UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+createAlertRoute             UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+updateAlertRoute             UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+deleteAlertRoute             UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+exportAlert(id)              UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+exportLearnerChronology      UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+alertDeliveries(alertId)     UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+alerts                       UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+node(Alert)                  UUU   NNN      NNN    AAN  NNN     FFF      FFF       FFF     NNN
+myConcerns                   UUU   AAA      AAA    AAA  AAA     FFF      FFF       FFF     AAA
+alertFeed                    UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+safeguardingSettings         UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+acknowledgeAlert             UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+updateAlert                  UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+raiseConcern                 UUU   ANN      AAN    AAN  AAN     FFF      FFF       FFF     NNA
+updateSafeguardingSettings   UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+disableSafeguardingRule      UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+enableSafeguardingRule       UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+addSafeguardingRule          UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+removeSafeguardingRule       UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+addSafeguardingExclusion     UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
+removeSafeguardingExclusion  UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+specification(board,code)    UUU   AAA      AAA    AAA  AAA     AAA      FFF       FFF     AAA
 """
 
 Row = Mapping[Where, Outcome]
@@ -387,6 +475,14 @@ class Place:
 
 
 @dataclass(frozen=True)
+class RoutingTargets:
+    """A scope's alert route and an alert about its learner (routing and export rows)."""
+
+    route_id: int
+    alert_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class World:
     places: Mapping[Where, Place]
     viewers: Mapping[Who, Viewer | None]
@@ -395,6 +491,12 @@ class World:
     #: For subscriptions and effects that need more than the database; and the (frozen) clock.
     services: Services
     now: datetime
+    #: Each scope's group's assessment (its id), for the markbook rows.
+    assessments: Mapping[Where, int] = field(default_factory=dict)
+    #: Each scope's alert route and alert, for the routing and export rows.
+    routing: Mapping[Where, RoutingTargets] = field(default_factory=dict)
+    #: Each scope's school's own safeguarding rule and exclusion (their ids), for removal rows.
+    tuning: Mapping[Where, tuple[int, int]] = field(default_factory=dict)
 
     def viewer(self, who: Who, needed: Scope) -> Viewer | None:
         if who is Who.PARTNER_WITHOUT_SCOPE:
@@ -417,6 +519,8 @@ class World:
             "LearnerCreated": [str(r.id) for r in place.learners],
             "GroupLearners": [gid("Learner", place.learner.id)],
             "GroupTeachers": [gid("StaffMember", place.teacher.id)],
+            "Alert": [gid("Alert", self.routing[where].alert_id)],
+            "AlertRoute": [gid("AlertRoute", self.routing[where].route_id)],
         }
         return frozenset(by_kind[kind])
 
@@ -530,7 +634,11 @@ async def build_world(services: Services) -> World:
         Who.OTHER_SCHOOL_ADMIN: as_north_admin,
     }
     partners = {s: factories.partner_viewer(key, south) for s, key in lacking.items()}
-    return World(places, viewers, partners, services, now)
+    await aqa_8300()  # public reference data: every school reads the same rows
+    assessments = {where: await assessment_of(place) for where, place in places.items()}
+    routing = {where: await routing_targets_of(services, place) for where, place in places.items()}
+    tuning = {where: await tuning_of(place, now) for where, place in places.items()}
+    return World(places, viewers, partners, services, now, assessments, routing, tuning)
 
 
 async def classroom_of(
@@ -593,6 +701,15 @@ TRACKED = (
     SchoolRule,
     DeviceCommand,
     ActivityRecord,
+    Assessment,
+    Mark,
+    GradeRecord,
+    BehaviourRecord,
+    AchievementRecord,
+    TrackerSettings,
+    AlertRoute,
+    RouteContact,
+    WebhookEndpoint,
 )
 
 
@@ -702,6 +819,7 @@ def by_id(kind: str) -> Variables:
             "Device": place.device.id,
             "ApiKey": place.key.id,
             "Lesson": place.lessons[cell.who].id,
+            "Assessment": cell.world.assessments.get(cell.where),
         }
         return {"id": gid(kind, pks[kind])}
 
@@ -1310,7 +1428,686 @@ CLASSROOM_OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
-OPERATIONS = PEOPLE_OPERATIONS + CLASSROOM_OPERATIONS
+SPECIFICATION = """
+query Spec($board: String!, $code: String!) { specification(board: $board, code: $code) { code } }
+"""
+
+
+async def specification_found(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the (school-independent) specification comes back."""
+    assert data[cell.op.field] == {"code": "8300"}, data
+    return Outcome.ALLOW
+
+
+#: Exam-board reference data: the same for every school, so every scope reads the same rows.
+TRACKING_REFERENCE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "specification(board,code)",
+        "Query.specification",
+        SPECIFICATION,
+        lambda cell: {"board": "AQA", "code": "8300"},
+        specification_found,
+        scope=Scope.TRACKING_READ,
+    ),
+)
+
+MARKBOOK = """
+query Markbook($groupId: ID!) {
+  markbook(groupId: $groupId) { rows { nodes { learnerKey marks { status } } } }
+}
+"""
+ASSESSMENT_NODE = "query Node($id: ID!) { node(id: $id) { id ... on Assessment { title } } }"
+CREATE_ASSESSMENT = """
+mutation CreateAssessment($input: CreateAssessmentInput!) {
+  createAssessment(input: $input) { assessment { id } errors { field code } }
+}
+"""
+ENTER_MARKS = """
+mutation EnterMarks($input: EnterMarksInput!) {
+  enterMarks(input: $input) { marks { rawMark } errors { field code } }
+}
+"""
+SET_TARGETS = """
+mutation SetTargets($input: SetTargetsInput!) {
+  setTargets(input: $input) { grades { grade } errors { field code } }
+}
+"""
+SET_GRADES = """
+mutation SetGrades($input: SetGradesInput!) {
+  setGrades(input: $input) { grades { grade } errors { field code } }
+}
+"""
+
+
+async def assessment_of(place: Place) -> int:
+    """An assessment of the place's group (June 2024, no boundaries needed to enter marks)."""
+    from resolvers import tracking_reference
+
+    series = await tracking_reference.ensure_series("June 2024")
+    spec = await aqa_8300()
+    row = await Assessment.create(
+        school_id=place.school.id,
+        group_id=place.group.id,
+        title=f"Mock of {place.group.name}",
+        specification_id=spec.id,
+        series_id=series.id,
+        tier="HIGHER",
+        full_mark=240,
+        taken_on=date(2026, 11, 2),
+    )
+    return row.id
+
+
+async def markbook_shown(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the group's learner has a row (by id: PARTNER also holds LEARNERS_READ)."""
+    rows = data[cell.op.field]["rows"]["nodes"]
+    assert [r["learnerKey"] for r in rows] == [gid("Learner", cell.place.learner.id)], rows
+    return Outcome.ALLOW
+
+
+def cell_number(cell: Cell) -> int:
+    """Distinct per cell, so each allowed write is told apart from the one before it."""
+    return list(Who).index(cell.who) * len(Where) + list(Where).index(cell.where)
+
+
+def create_assessment_input(cell: Cell) -> dict[str, Any]:
+    return {
+        "input": {
+            "groupId": gid("Group", cell.place.group.id),
+            "title": created(cell),
+            "specification": {"board": "AQA", "code": "8300"},
+            "series": "June 2024",
+            "takenOn": "2026-11-20",
+            "tier": "HIGHER",
+        }
+    }
+
+
+def enter_marks_input(cell: Cell) -> dict[str, Any]:
+    row = {"learnerId": gid("Learner", cell.place.learner.id), "mark": cell_number(cell)}
+    assessment = gid("Assessment", cell.world.assessments[cell.where])
+    return {"input": {"assessmentId": assessment, "marks": [row]}}
+
+
+def grade_of(cell: Cell) -> str:
+    return str(1 + cell_number(cell) % 9)
+
+
+def grades_input(kind: str | None) -> Variables:
+    def variables(cell: Cell) -> dict[str, Any]:
+        entry = {"learnerId": gid("Learner", cell.place.learner.id), "grade": grade_of(cell)}
+        values: dict[str, Any] = {"groupId": gid("Group", cell.place.group.id), "grades": [entry]}
+        if kind is not None:
+            values["kind"] = kind
+        return {"input": values}
+
+    return variables
+
+
+async def assessment_created(cell: Cell) -> bool:
+    return await Assessment.exists(title=created(cell), group_id=cell.place.group.id)
+
+
+async def marks_entered(cell: Cell) -> bool:
+    assessment_id = cell.world.assessments[cell.where]
+    return await Mark.exists(
+        assessment_id=assessment_id, learner_id=cell.place.learner.id, raw_mark=cell_number(cell)
+    )
+
+
+def grade_set(kind: GradeKind) -> Effect:
+    async def effect(cell: Cell) -> bool:
+        return await GradeRecord.exists(
+            learner_id=cell.place.learner.id, kind=kind, grade=grade_of(cell)
+        )
+
+    return effect
+
+
+CONDUCT = """
+query Conduct($learnerId: ID!) {
+  conduct(learnerId: $learnerId, kind: BEHAVIOUR) { nodes { points } }
+}
+"""
+RECORD_BEHAVIOUR = """
+mutation RecordBehaviour($input: RecordConductInput!) {
+  recordBehaviour(input: $input) { record { points } errors { field code } }
+}
+"""
+RECORD_ACHIEVEMENT = """
+mutation RecordAchievement($input: RecordConductInput!) {
+  recordAchievement(input: $input) { record { points } errors { field code } }
+}
+"""
+TRACKER_SETTINGS = "query Settings { trackerSettings { smallSubgroupThreshold } }"
+UPDATE_TRACKER_SETTINGS = """
+mutation UpdateSettings($input: UpdateTrackerSettingsInput!) {
+  updateTrackerSettings(input: $input) { settings { smallSubgroupThreshold } errors { field code } }
+}
+"""
+
+
+def about_learner(cell: Cell) -> dict[str, Any]:
+    return {"learnerId": gid("Learner", cell.place.learner.id)}
+
+
+def conduct_input(cell: Cell) -> dict[str, Any]:
+    return {"input": {**about_learner(cell), "points": cell_number(cell), "category": "Matrix"}}
+
+
+def conduct_recorded(model: type[BehaviourRecord] | type[AchievementRecord]) -> Effect:
+    async def effect(cell: Cell) -> bool:
+        return await model.exists(learner_id=cell.place.learner.id, points=cell_number(cell))
+
+    return effect
+
+
+def threshold_of(cell: Cell) -> int:
+    return 1 + cell_number(cell)
+
+
+async def came_back(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the field answers (the world has no records and default settings)."""
+    assert data[cell.op.field] is not None
+    return Outcome.ALLOW
+
+
+async def settings_updated(cell: Cell) -> bool:
+    return await TrackerSettings.exists(small_subgroup=threshold_of(cell))
+
+
+MARKBOOK_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "markbook(groupId)",
+        "Query.markbook",
+        MARKBOOK,
+        in_group,
+        markbook_shown,
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "node(Assessment)",
+        "Query.node",
+        ASSESSMENT_NODE,
+        by_id("Assessment"),
+        found("Assessment"),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "createAssessment",
+        "Mutation.createAssessment",
+        CREATE_ASSESSMENT,
+        create_assessment_input,
+        applied(assessment_created),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "enterMarks",
+        "Mutation.enterMarks",
+        ENTER_MARKS,
+        enter_marks_input,
+        applied(marks_entered),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "setTargets",
+        "Mutation.setTargets",
+        SET_TARGETS,
+        grades_input(None),
+        applied(grade_set(GradeKind.TARGET)),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "setGrades",
+        "Mutation.setGrades",
+        SET_GRADES,
+        grades_input("WORKING_AT"),
+        applied(grade_set(GradeKind.WORKING_AT)),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "conduct(learnerId)",
+        "Query.conduct",
+        CONDUCT,
+        about_learner,
+        came_back,
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "recordBehaviour",
+        "Mutation.recordBehaviour",
+        RECORD_BEHAVIOUR,
+        conduct_input,
+        applied(conduct_recorded(BehaviourRecord)),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "recordAchievement",
+        "Mutation.recordAchievement",
+        RECORD_ACHIEVEMENT,
+        conduct_input,
+        applied(conduct_recorded(AchievementRecord)),
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "trackerSettings",
+        "Query.trackerSettings",
+        TRACKER_SETTINGS,
+        no_variables,
+        came_back,
+        scope=Scope.TRACKING_READ,
+    ),
+    Operation(
+        "updateTrackerSettings",
+        "Mutation.updateTrackerSettings",
+        UPDATE_TRACKER_SETTINGS,
+        lambda cell: {"input": {"smallSubgroupThreshold": threshold_of(cell)}},
+        applied(settings_updated),
+        scope=Scope.TRACKING_READ,
+    ),
+)
+
+ALERT_ROUTES = "query Routes { alertRoutes(first: 100) { nodes { id name } } }"
+CREATE_ALERT_ROUTE = """
+mutation CreateRoute($input: CreateAlertRouteInput!) {
+  createAlertRoute(input: $input) { route { id } errors { field code } }
+}
+"""
+UPDATE_ALERT_ROUTE = """
+mutation UpdateRoute($input: UpdateAlertRouteInput!) {
+  updateAlertRoute(input: $input) { route { id name } errors { field code } }
+}
+"""
+DELETE_ALERT_ROUTE = """
+mutation DeleteRoute($id: ID!) { deleteAlertRoute(id: $id) { deletedId errors { field code } } }
+"""
+EXPORT_ALERT = "query Export($id: ID!) { exportAlert(id: $id, format: JSON) { content incidents } }"
+ALERT_DELIVERIES = """
+query Deliveries($alertId: ID!) { alertDeliveries(alertId: $alertId) { nodes { recipient } } }
+"""
+EXPORT_CHRONOLOGY = """
+query Chronology($learnerId: ID!) {
+  exportLearnerChronology(learnerId: $learnerId, format: CSV) { content incidents }
+}
+"""
+
+
+async def routing_targets_of(services: Services, place: Place) -> RoutingTargets:
+    """An alert route of the place's school (its contact an address) and an alert about the
+    place's learner, stored as ingest stores one."""
+    now = services.now()
+    route = await AlertRoute.create(
+        school_id=place.school.id,
+        name=f"Route of {place.group.name}",
+        created_at=now,
+        updated_at=now,
+    )
+    await RouteContact.create(
+        school_id=place.school.id,
+        route_id=route.id,
+        position=0,
+        kind=ContactKind.EMAIL,
+        email="dsl.on.call@example.test",
+    )
+    alert = await stored_alert(services, place.school.id, place.learner.id)
+    await AlertDelivery.create(
+        school_id=place.school.id,
+        alert_id=alert.id,
+        route_id=route.id,
+        channel=DeliveryChannel.EMAIL,
+        recipient=on_call(place),
+        status=DeliveryStatus.SENT,
+        attempt=1,
+        created_at=now,
+        sent_at=now,
+    )
+    return RoutingTargets(route.id, alert.id)
+
+
+def on_call(place: Place) -> str:
+    return f"on.call.{place.group.id}@example.test"
+
+
+async def delivery_listed(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the scope's alert's one delivery is listed (to that place's address)."""
+    nodes = data[cell.op.field]["nodes"]
+    assert [n["recipient"] for n in nodes] == [on_call(cell.place)], nodes
+    return Outcome.ALLOW
+
+
+def route_id_of(cell: Cell) -> str:
+    return gid("AlertRoute", cell.world.routing[cell.where].route_id)
+
+
+async def route_created(cell: Cell) -> bool:
+    return await AlertRoute.exists(name=created(cell), school_id=cell.school_id)
+
+
+async def route_renamed(cell: Cell) -> bool:
+    route = await AlertRoute.get(id=cell.world.routing[cell.where].route_id)
+    return route.name == renamed(cell)
+
+
+async def route_deleted(cell: Cell) -> bool:
+    return not await AlertRoute.exists(id=cell.world.routing[cell.where].route_id)
+
+
+async def exported(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW when the document holds the scope's alert (and so its evidence)."""
+    document = data[cell.op.field]
+    assert document["incidents"] >= 1, document
+    assert alert_ref(cell.world.routing[cell.where].alert_id) in document["content"]
+    return Outcome.ALLOW
+
+
+ROUTING_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "alertRoutes", "Query.alertRoutes", ALERT_ROUTES, no_variables, listed("AlertRoute", nodes)
+    ),
+    Operation(
+        "exportAlert(id)",
+        "Query.exportAlert",
+        EXPORT_ALERT,
+        lambda c: {"id": gid("Alert", c.world.routing[c.where].alert_id)},
+        exported,
+    ),
+    Operation(
+        "alertDeliveries(alertId)",
+        "Query.alertDeliveries",
+        ALERT_DELIVERIES,
+        lambda c: {"alertId": gid("Alert", c.world.routing[c.where].alert_id)},
+        delivery_listed,
+    ),
+    Operation(
+        "exportLearnerChronology",
+        "Query.exportLearnerChronology",
+        EXPORT_CHRONOLOGY,
+        lambda c: {"learnerId": gid("Learner", c.place.learner.id)},
+        exported,
+    ),
+    Operation(
+        "createAlertRoute",
+        "Mutation.createAlertRoute",
+        CREATE_ALERT_ROUTE,
+        lambda c: {"input": {"name": created(c), "contacts": [{"email": email(c)}]}},
+        applied(route_created),
+    ),
+    # Before deleteAlertRoute: allowed cells run in this order, on the same routes.
+    Operation(
+        "updateAlertRoute",
+        "Mutation.updateAlertRoute",
+        UPDATE_ALERT_ROUTE,
+        lambda c: {"input": {"id": route_id_of(c), "name": renamed(c)}},
+        applied(route_renamed),
+    ),
+    Operation(
+        "deleteAlertRoute",
+        "Mutation.deleteAlertRoute",
+        DELETE_ALERT_ROUTE,
+        lambda c: {"id": route_id_of(c)},
+        applied(route_deleted),
+    ),
+)
+
+ALERTS = "query Alerts { alerts(first: 100) { nodes { id } } }"
+ALERT_NODE = "query AlertNode($id: ID!) { node(id: $id) { id ... on Alert { category } } }"
+MY_CONCERNS = "query Mine { myConcerns { id } }"
+ALERT_FEED = "subscription Feed { alertFeed { cursor alert { id } } }"
+SAFEGUARDING_SETTINGS = "query Settings { safeguardingSettings { mergeWindowMinutes } }"
+_TUNED = "settings { mergeWindowMinutes } errors { field code }"
+ACKNOWLEDGE_ALERT = """
+mutation Ack($id: ID!) { acknowledgeAlert(id: $id) { alert { status } errors { field code } } }
+"""
+UPDATE_ALERT = """
+mutation Update($input: UpdateAlertInput!) {
+  updateAlert(input: $input) { alert { severity } errors { field code } }
+}
+"""
+RAISE_CONCERN = """
+mutation Concern($input: RaiseConcernInput!) {
+  raiseConcern(input: $input) { alert { id } errors { field code } }
+}
+"""
+UPDATE_SAFEGUARDING_SETTINGS = f"""
+mutation Settings($input: UpdateSafeguardingSettingsInput!) {{
+  updateSafeguardingSettings(input: $input) {{ {_TUNED} }}
+}}
+"""
+DISABLE_RULE = f"""
+mutation Disable($ruleId: String!) {{
+  disableSafeguardingRule(ruleId: $ruleId, reason: "noisy") {{ {_TUNED} }}
+}}
+"""
+ENABLE_RULE = f"""
+mutation Enable($ruleId: String!) {{ enableSafeguardingRule(ruleId: $ruleId) {{ {_TUNED} }} }}
+"""
+ADD_RULE = f"""
+mutation AddRule($input: AddSafeguardingRuleInput!) {{
+  addSafeguardingRule(input: $input) {{ {_TUNED} }}
+}}
+"""
+REMOVE_RULE = f"mutation RemoveRule($id: ID!) {{ removeSafeguardingRule(id: $id) {{ {_TUNED} }} }}"
+ADD_EXCLUSION = f"""
+mutation AddExclusion($phrase: String!) {{
+  addSafeguardingExclusion(phrase: $phrase, reason: "a common phrase") {{ {_TUNED} }}
+}}
+"""
+REMOVE_EXCLUSION = f"""
+mutation RemoveExclusion($id: ID!) {{ removeSafeguardingExclusion(id: $id) {{ {_TUNED} }} }}
+"""
+
+
+async def tuning_of(place: Place, now: datetime) -> tuple[int, int]:
+    """A safeguarding rule and exclusion of the place's school, for the removal rows."""
+    rule = await CustomRule.create(
+        school_id=place.school.id,
+        category="BULLYING",
+        severity=3,
+        phrase=f"rule of group {place.group.id}",
+        reason="matrix",
+        created_at=now,
+    )
+    exclusion = await RuleExclusion.create(
+        school_id=place.school.id,
+        phrase=f"exclusion of group {place.group.id}",
+        reason="matrix",
+        created_at=now,
+    )
+    return rule.id, exclusion.id
+
+
+def alert_of(cell: Cell) -> str:
+    return gid("Alert", cell.world.routing[cell.where].alert_id)
+
+
+async def alert_found(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    node = data["node"]
+    assert node is not None, "null without an error: outside reach must be NOT_FOUND"
+    assert node["id"] == alert_of(cell)
+    return Outcome.ALLOW
+
+
+async def answered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    """ALLOW for an untargeted read that answered (the viewer's own school or concerns)."""
+    assert data[cell.op.field] is not None
+    return Outcome.ALLOW
+
+
+def southgate(cell: Cell) -> int:
+    """The feed has no target: its allowed viewer, Southgate's lead, follows Southgate."""
+    return cell.world[Where.OWN_CLASS].school.id
+
+
+async def alert_raised_in_southgate(cell: Cell) -> None:
+    services = cell.world.services
+    learner = cell.world[Where.OWN_CLASS].learner
+    alert = await stored_alert(services, southgate(cell), learner.id)
+    await announce(services, southgate(cell), [Committed(alert.id, alert.cursor, False)])
+
+
+async def alert_delivered(cell: Cell, data: Mapping[str, Any]) -> Outcome:
+    (event,) = data[cell.op.field]
+    assert event["cursor"]
+    assert event["alert"]["id"]
+    return Outcome.ALLOW
+
+
+async def acknowledged(cell: Cell) -> bool:
+    alert = await Alert.get(id=cell.world.routing[cell.where].alert_id)
+    return alert.status is not AlertStatus.NEW
+
+
+async def regraded(cell: Cell) -> bool:
+    alert = await Alert.get(id=cell.world.routing[cell.where].alert_id)
+    return alert.severity == 1
+
+
+async def concern_raised(cell: Cell) -> bool:
+    return await Alert.exists(
+        learner_id=cell.place.learner.id, source=AlertSource.CONCERN, excerpt_enc__isnull=False
+    )
+
+
+async def settings_changed(cell: Cell) -> bool:
+    return await SafeguardingSettings.exists(school_id=cell.school_id, merge_window_minutes=7)
+
+
+async def rule_disabled(cell: Cell) -> bool:
+    return await DisabledRule.exists(school_id=cell.school_id)
+
+
+async def rule_enabled(cell: Cell) -> bool:
+    return not await DisabledRule.exists(school_id=cell.school_id, rule_id="no-such-rule")
+
+
+async def rule_added(cell: Cell) -> bool:
+    return await CustomRule.exists(school_id=cell.school_id, phrase=created(cell))
+
+
+async def rule_removed(cell: Cell) -> bool:
+    return not await CustomRule.exists(id=cell.world.tuning[cell.where][0])
+
+
+async def exclusion_added(cell: Cell) -> bool:
+    return await RuleExclusion.exists(school_id=cell.school_id, phrase=created(cell).lower())
+
+
+async def exclusion_removed(cell: Cell) -> bool:
+    return not await RuleExclusion.exists(id=cell.world.tuning[cell.where][1])
+
+
+def a_builtin_rule() -> str:
+    return next(iter(builtin_by_id()))
+
+
+SAFEGUARDING_OPERATIONS: tuple[Operation, ...] = (
+    Operation("alerts", "Query.alerts", ALERTS, no_variables, listed("Alert", nodes)),
+    Operation("node(Alert)", "Query.node", ALERT_NODE, lambda c: {"id": alert_of(c)}, alert_found),
+    Operation("myConcerns", "Query.myConcerns", MY_CONCERNS, no_variables, answered),
+    Operation(
+        "safeguardingSettings",
+        "Query.safeguardingSettings",
+        SAFEGUARDING_SETTINGS,
+        no_variables,
+        answered,
+    ),
+    Operation(
+        "alertFeed",
+        "Subscription.alertFeed",
+        ALERT_FEED,
+        no_variables,
+        alert_delivered,
+        trigger=alert_raised_in_southgate,
+        channel=lambda c: channels.alerts(southgate(c)),
+    ),
+    Operation(
+        "acknowledgeAlert",
+        "Mutation.acknowledgeAlert",
+        ACKNOWLEDGE_ALERT,
+        lambda c: {"id": alert_of(c)},
+        applied(acknowledged),
+    ),
+    Operation(
+        "updateAlert",
+        "Mutation.updateAlert",
+        UPDATE_ALERT,
+        lambda c: {"input": {"id": alert_of(c), "severity": 1}},
+        applied(regraded),
+    ),
+    Operation(
+        "raiseConcern",
+        "Mutation.raiseConcern",
+        RAISE_CONCERN,
+        lambda c: {
+            "input": {
+                "learnerId": gid("Learner", c.place.learner.id),
+                "category": "BULLYING",
+                "description": created(c),
+            }
+        },
+        applied(concern_raised),
+    ),
+    Operation(
+        "updateSafeguardingSettings",
+        "Mutation.updateSafeguardingSettings",
+        UPDATE_SAFEGUARDING_SETTINGS,
+        lambda c: {"input": {"mergeWindowMinutes": 7}},
+        applied(settings_changed),
+    ),
+    Operation(
+        "disableSafeguardingRule",
+        "Mutation.disableSafeguardingRule",
+        DISABLE_RULE,
+        lambda c: {"ruleId": a_builtin_rule()},
+        applied(rule_disabled),
+    ),
+    Operation(
+        "enableSafeguardingRule",
+        "Mutation.enableSafeguardingRule",
+        ENABLE_RULE,
+        lambda c: {"ruleId": "no-such-rule"},
+        applied(rule_enabled),
+    ),
+    Operation(
+        "addSafeguardingRule",
+        "Mutation.addSafeguardingRule",
+        ADD_RULE,
+        lambda c: {
+            "input": {"category": "BULLYING", "severity": 2, "phrase": created(c), "reason": "x"}
+        },
+        applied(rule_added),
+    ),
+    Operation(
+        "removeSafeguardingRule",
+        "Mutation.removeSafeguardingRule",
+        REMOVE_RULE,
+        lambda c: {"id": gid("SafeguardingCustomRule", c.world.tuning[c.where][0])},
+        applied(rule_removed),
+    ),
+    Operation(
+        "addSafeguardingExclusion",
+        "Mutation.addSafeguardingExclusion",
+        ADD_EXCLUSION,
+        lambda c: {"phrase": created(c)},
+        applied(exclusion_added),
+    ),
+    Operation(
+        "removeSafeguardingExclusion",
+        "Mutation.removeSafeguardingExclusion",
+        REMOVE_EXCLUSION,
+        lambda c: {"id": gid("SafeguardingExclusion", c.world.tuning[c.where][1])},
+        applied(exclusion_removed),
+    ),
+)
+
+OPERATIONS = (
+    PEOPLE_OPERATIONS
+    + CLASSROOM_OPERATIONS
+    + TRACKING_REFERENCE_OPERATIONS
+    + MARKBOOK_OPERATIONS
+    + ROUTING_OPERATIONS
+    + SAFEGUARDING_OPERATIONS
+)
 
 DENIALS = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"})
 
@@ -1415,6 +2212,12 @@ READS = tuple(op for op in OPERATIONS if not op.mutation)
 MUTATIONS = tuple(op for op in PEOPLE_OPERATIONS if op.mutation)
 #: In a world of their own: the people mutations revoke the devices these act with and on.
 CLASSROOM_MUTATIONS = tuple(op for op in CLASSROOM_OPERATIONS if op.mutation)
+#: In a world of their own too: the people mutations change who teaches which group.
+MARKBOOK_MUTATIONS = tuple(op for op in MARKBOOK_OPERATIONS if op.mutation)
+#: Routes change nothing the other mutations use; a world of their own keeps them apart.
+ROUTING_MUTATIONS = tuple(op for op in ROUTING_OPERATIONS if op.mutation)
+#: Alerts and tuning: their own world, since concerns and triage change the alerts listed.
+SAFEGUARDING_MUTATIONS = tuple(op for op in SAFEGUARDING_OPERATIONS if op.mutation)
 
 
 async def check_cells(
@@ -1451,6 +2254,15 @@ async def test_mutations_follow_the_matrix(
     await check_cells(gql, subtests, world, MUTATIONS)
 
 
+async def test_markbook_mutations_follow_the_matrix(
+    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
+) -> None:
+    # given
+    world = await build_world(services)
+    # when / then: per cell
+    await check_cells(gql, subtests, world, MARKBOOK_MUTATIONS)
+
+
 async def test_classroom_mutations_follow_the_matrix(
     services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
 ) -> None:
@@ -1458,6 +2270,24 @@ async def test_classroom_mutations_follow_the_matrix(
     world = await build_world(services)
     # when / then: per cell
     await check_cells(gql, subtests, world, CLASSROOM_MUTATIONS)
+
+
+async def test_alert_route_mutations_follow_the_matrix(
+    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
+) -> None:
+    # given
+    world = await build_world(services)
+    # when / then: per cell
+    await check_cells(gql, subtests, world, ROUTING_MUTATIONS)
+
+
+async def test_safeguarding_mutations_follow_the_matrix(
+    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
+) -> None:
+    # given
+    world = await build_world(services)
+    # when / then: per cell
+    await check_cells(gql, subtests, world, SAFEGUARDING_MUTATIONS)
 
 
 def test_every_cell_of_the_matrix_is_written() -> None:
@@ -1484,7 +2314,12 @@ def test_a_missing_cell_fails_the_build() -> None:
 def test_operations_without_a_target_have_one_outcome_whatever_the_scope() -> None:
     # given: creations and the school's rules act in the viewer's school; the device protocol
     # acts on the device itself, so only DEVICE's scope (which device) means anything
-    creations = {op.name for op in OPERATIONS if op.field.startswith("create")}
+    # (createAssessment creates inside a group: its target is the group, so it is not here)
+    creations = {
+        op.name
+        for op in OPERATIONS
+        if op.field.startswith("create") and op.name != "createAssessment"
+    }
     untargeted = creations | {"setSchoolRules"}
     protocol = {op.name for op in OPERATIONS if op.device_protocol}
     # when
@@ -1496,7 +2331,13 @@ def test_operations_without_a_target_have_one_outcome_whatever_the_scope() -> No
         if who is not Who.DEVICE
     }
     # then
-    assert creations == {"createLearner", "createGroup", "createStaff", "createApiKey"}
+    assert creations == {
+        "createLearner",
+        "createGroup",
+        "createStaff",
+        "createApiKey",
+        "createAlertRoute",
+    }
     assert protocol == {"reportActivity", "acknowledgeDeviceCommands", "deviceCommands"}
     assert {key: seen for key, seen in rows.items() if len(seen) != 1} == {}
 

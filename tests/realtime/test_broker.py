@@ -196,6 +196,48 @@ async def test_slow_subscriber_is_dropped_and_never_delays_others(broker: Broker
     assert broker.subscriber_count("news") == 0
 
 
+async def test_a_subscription_may_hold_a_larger_burst_than_the_default(broker: Broker) -> None:
+    # given one subscription with its own, larger bound and one with the broker's
+    burst = MAX_PENDING * 4
+    async with (
+        broker.subscribe("news", max_pending=burst) as roomy,
+        broker.subscribe("news") as default,
+    ):
+        # when a burst lands before either reads
+        await broker.publish_many([("news", str(n).encode()) for n in range(burst)])
+        await wait_until(lambda: roomy.pending == burst)
+        # then the roomy one holds all of it, in order, and the default one is dropped
+        assert [(await receive(roomy)).data for _ in range(burst)] == [
+            str(n).encode() for n in range(burst)
+        ]
+        with pytest.raises(SubscriberLagged, match=f"more than {MAX_PENDING} messages behind"):
+            await receive(default)
+
+
+async def test_a_subscription_is_dropped_past_its_byte_bound(broker: Broker) -> None:
+    # given a subscription that may hold at most 10 bytes unread
+    async with broker.subscribe("news", max_bytes=10) as small:
+        # when 6 + 6 bytes arrive unread
+        await broker.publish_many([("news", b"a" * 6), ("news", b"b" * 6)])
+        # then it is dropped, naming the byte bound
+        with pytest.raises(SubscriberLagged, match="more than 10 bytes behind"):
+            await receive(small)
+    # and reading as it goes keeps it alive however much passes through
+    async with broker.subscribe("news", max_bytes=10) as reader:
+        for _ in range(5):
+            await broker.publish("news", b"c" * 6)
+            assert await receive(reader) == Message("news", b"c" * 6)
+
+
+@pytest.mark.parametrize(("max_pending", "max_bytes"), [(0, None), (None, 0)])
+async def test_a_bad_subscription_bound_is_refused(
+    broker: Broker, max_pending: int | None, max_bytes: int | None
+) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        async with broker.subscribe("news", max_pending=max_pending, max_bytes=max_bytes):
+            pass
+
+
 async def test_closing_the_broker_ends_streams(backend_url: str, namespace: str) -> None:
     # given
     broker = Broker.from_url(backend_url, namespace=namespace)

@@ -1,0 +1,1 @@
+"""Safeguarding: phrase libraries, detection, and (elsewhere in this package) alerts."""
