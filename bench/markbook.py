@@ -31,7 +31,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,6 +44,7 @@ from app.config import Settings
 from app.db import tortoise_config
 from app.security.crypto import MasterKey
 from app.services import build_services
+from bench.pairing import median_ratio, paired_rounds
 from bench.queries import FAMILY, GIVEN, NO_LOGIN, _asyncpg_dsn, _postgres, fresh_database
 from bench.sqlcount import count_queries
 from models.groups import Enrolment, TeachingGroup
@@ -351,17 +351,6 @@ async def open_baseline(url: str, group_id: int) -> Baseline:
 # --- measuring ---------------------------------------------------------------------------------
 
 
-async def passes_per_second(run: Callable[[], Awaitable[object]], seconds: float) -> float:
-    done = 0
-    start = time.perf_counter()
-    while True:
-        await run()
-        done += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
-
-
 async def report_counts(project: Project) -> None:
     """Print the SQL statements per markbook page for each page size; exit 1 if they differ."""
     await project.page(1)  # warm the per-process key cache
@@ -384,26 +373,22 @@ async def compare(args: argparse.Namespace, project: Project, baseline: Baseline
         first = next(i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b)
         raise SystemExit(f"FAIL: the project and the baseline differ at row {first}")
     pages = -(-len(mine) // PAGE)
-    slice_seconds = args.seconds / (2 * args.rounds)
-    project_rates, baseline_rates = [], []
-    for round_ in range(1, args.rounds + 1):
-        first_project = round_ % 2 == 1
-        for side in ("project", "baseline") if first_project else ("baseline", "project"):
-            if side == "project":
-                project_rates.append(await passes_per_second(project.all_rows, slice_seconds))
-            else:
-                baseline_rates.append(await passes_per_second(baseline.all_rows, slice_seconds))
+
+    def report(round_: int, project_rate: float, baseline_rate: float) -> None:
         print(
-            f"round {round_}: project {1000 / (project_rates[-1] * pages):.2f} ms/page, "
-            f"baseline {1000 / (baseline_rates[-1] * pages):.2f} ms/page, "
-            f"ratio {project_rates[-1] / baseline_rates[-1]:.3f}"
+            f"round {round_}: project {1000 / (project_rate * pages):.2f} ms/page, "
+            f"baseline {1000 / (baseline_rate * pages):.2f} ms/page, "
+            f"ratio {project_rate / baseline_rate:.3f}"
         )
+
+    project_rates, baseline_rates = await paired_rounds(
+        project.all_rows, baseline.all_rows, rounds=args.rounds, seconds=args.seconds, report=report
+    )
     p, b = statistics.median(project_rates), statistics.median(baseline_rates)
     print(f"one pass = {len(mine)} learners x {len(ASSESSMENTS)} assessments in {pages} pages")
     print(f"project:  {1000 / (p * pages):7.2f} ms/page  {p * pages:7.1f} pages/s")
     print(f"baseline: {1000 / (b * pages):7.2f} ms/page  {b * pages:7.1f} pages/s")
-    ratios = [ours / base for ours, base in zip(project_rates, baseline_rates, strict=True)]
-    return statistics.median(ratios)
+    return median_ratio(project_rates, baseline_rates)
 
 
 async def measure(args: argparse.Namespace, url: str) -> float:

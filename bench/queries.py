@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from app.config import Settings
 from app.db import apply_migrations, tortoise_config
 from app.security.crypto import FieldContext, MasterKey, decrypt_field, envelope_key_version
 from app.services import build_services
+from bench.pairing import median_ratio, paired_rounds
 from bench.sqlcount import count_queries
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import ExternalId, Learner
@@ -360,18 +361,6 @@ async def open_baseline(url: str, school_id: int, master: MasterKey) -> Baseline
 # --- measuring ---------------------------------------------------------------------------------
 
 
-async def passes_per_second(run: Callable[[], Awaitable[object]], seconds: float) -> float:
-    """Whole passes over every learner per second, for at least ``seconds`` and one pass."""
-    done = 0
-    start = time.perf_counter()
-    while True:
-        await run()
-        done += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
-
-
 async def measure(args: argparse.Namespace, url: str) -> float:
     settings = Settings(
         master_key=MasterKey.generate().to_text(),
@@ -428,29 +417,25 @@ async def compare(args: argparse.Namespace, project: Project, baseline: Baseline
     if mine != theirs:
         raise SystemExit("FAIL: the project and the baseline returned different learners")
     pages = -(-len(mine) // PAGE)
-    slice_seconds = args.seconds / (2 * args.rounds)
-    project_rates, baseline_rates = [], []
-    for round_ in range(1, args.rounds + 1):
-        # Alternate which side goes first, so neither always runs on a warmer machine.
-        first_project = round_ % 2 == 1
-        for side in ("project", "baseline") if first_project else ("baseline", "project"):
-            if side == "project":
-                project_rates.append(await passes_per_second(project.all_learners, slice_seconds))
-            else:
-                baseline_rates.append(await passes_per_second(baseline.all_learners, slice_seconds))
+
+    def report(round_: int, project_rate: float, baseline_rate: float) -> None:
         print(
-            f"round {round_}: project {project_rates[-1]:.2f} ops/s, "
-            f"baseline {baseline_rates[-1]:.2f} ops/s, "
-            f"ratio {project_rates[-1] / baseline_rates[-1]:.3f}"
+            f"round {round_}: project {project_rate:.2f} ops/s, "
+            f"baseline {baseline_rate:.2f} ops/s, ratio {project_rate / baseline_rate:.3f}"
         )
+
+    project_rates, baseline_rates = await paired_rounds(
+        project.all_learners,
+        baseline.all_learners,
+        rounds=args.rounds,
+        seconds=args.seconds,
+        report=report,
+    )
     p, b = statistics.median(project_rates), statistics.median(baseline_rates)
     print(f"one op = all {len(mine)} learners in {pages} pages of {PAGE}; medians of {args.rounds}")
     print(f"project:  {p:8.2f} ops/s  {p * pages:8.1f} pages/s  {p * len(mine):9.0f} learners/s")
     print(f"baseline: {b:8.2f} ops/s  {b * pages:8.1f} pages/s  {b * len(mine):9.0f} learners/s")
-    # Each round's two sides ran back to back, so the median of the per-round ratios is less
-    # sensitive to load changing during the run than the ratio of the medians.
-    ratios = [ours / base for ours, base in zip(project_rates, baseline_rates, strict=True)]
-    return statistics.median(ratios)
+    return median_ratio(project_rates, baseline_rates)
 
 
 def main(argv: list[str] | None = None) -> None:

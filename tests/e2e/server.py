@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -138,6 +139,15 @@ def running_server(
     uvicorn binds port 0 itself and logs the port it got, so no port is guessed or raced for.
     The server is terminated (then killed, if it lingers) however the block ends.
     """
+    with server_process(settings, log_path, extra_env=extra_env) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def server_process(
+    settings: Settings, log_path: Path, *, extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As :func:`running_server`, with the process too, for tests that kill it themselves."""
     command = [
         sys.executable,
         "-m",
@@ -159,7 +169,7 @@ def running_server(
         stderr=subprocess.STDOUT,
     )
     try:
-        yield _wait_until_healthy(process, ProcessOutput(process, log_path), log_path)
+        yield _wait_until_healthy(process, ProcessOutput(process, log_path), log_path), process
     finally:
         _stop(process)
 
@@ -187,6 +197,66 @@ def _healthy(base_url: str) -> bool:
         with _DIRECT.open(f"{base_url}/healthz", timeout=1) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
+        return False
+
+
+DEMO_STARTUP_SECONDS = 90.0
+_LISTENING_DEMO = re.compile(r"Uvicorn running on http://127\.0\.0\.1:\d+")
+#: Talks to the local server directly, whatever proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextmanager
+def running_demo(data: Path, *ready: re.Pattern[str]) -> Iterator[str]:
+    """``pupil-progress demo`` on a free port with its own data folder; yield its base URL.
+
+    The demo is the embedded shape by definition (SQLite, in-process broker), on either leg.
+    It is ready once uvicorn listens, ``/healthz`` answers and each of ``ready`` was printed;
+    its log is ``data/demo.log``. The demo and its simulator are stopped however the block ends.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--data-dir", str(data)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    log = data / "demo.log"
+    try:
+        output = ProcessOutput(process, log)
+        started = output.wait_for(_LISTENING_DEMO, DEMO_STARTUP_SECONDS) is not None
+        if not (
+            started
+            and healthy(url)
+            and all(output.wait_for(p, DEMO_STARTUP_SECONDS) is not None for p in ready)
+        ):
+            raise ServerFailed("the demo did not start:\n" + _tail(log, 60))
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def healthy(url: str) -> bool:
+    try:
+        with _DIRECT.open(f"{url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
         return False
 
 

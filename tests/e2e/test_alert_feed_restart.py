@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,15 +26,12 @@ from resolvers.pagination import encode_cursor
 from schema.common import to_global_id
 from tests import backends, factories
 from tests.e2e.server import (
-    PROJECT_ROOT,
-    _wait_until_healthy,
     migrated_database,
     seed_database,
-    server_environment,
-    uvicorn_cli_options,
+    server_process,
 )
 from tests.e2e.test_ws_protocol import PUBLIC_URL, server_settings
-from tests.waiting import ProcessOutput, wait_until
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 #: Matched by a built-in suicide rule (test phrase; see agent/activity.py).
@@ -67,36 +60,6 @@ async def seed(services: Services) -> Seeded:
     pupil = await factories.learner(services, school)
     _, token = await factories.device(school, learner_row=pupil)
     return Seeded(lead.email, token, school.id)
-
-
-@contextmanager
-def killable_server(settings: Any, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "app.main:app_from_env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        *uvicorn_cli_options(settings),
-    ]
-    log_path.write_bytes(b"")
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
-        command,
-        cwd=PROJECT_ROOT,
-        env=server_environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield _wait_until_healthy(process, ProcessOutput(process, log_path), log_path), process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def post(url: str, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
@@ -167,7 +130,7 @@ async def test_a_killed_server_loses_no_alert_and_a_resumed_feed_repeats_none(
     now = datetime.now(UTC)
     acknowledged: list[str] = []
     before = Feed()
-    with killable_server(settings, tmp_path / "a.log") as (url, process):
+    with server_process(settings, tmp_path / "a.log") as (url, process):
         lead = post(url, LOGIN, e=world.lead, p=factories.PASSWORD)["data"]["login"]["token"]
         # From the first cursor: the lead sees every alert, whenever the stream is ready.
         following = asyncio.ensure_future(before.follow(url, lead, encode_cursor([0])))
@@ -191,7 +154,7 @@ async def test_a_killed_server_loses_no_alert_and_a_resumed_feed_repeats_none(
     assert seen is not None
     # and a new server opens the same database; the device resends what was not acknowledged
     after = Feed()
-    with killable_server(settings, tmp_path / "b.log") as (url, _):
+    with server_process(settings, tmp_path / "b.log") as (url, _):
         for n in range(EVENTS // 2, EVENTS):
             result = post(url, REPORT, world.device_token, events=[triggering(n, now)])
             statuses = result["data"]["reportActivity"]["results"]

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import socket
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +14,10 @@ import websockets
 from websockets.typing import Subprotocol
 
 from resolvers.pagination import encode_cursor
-from tests.e2e.server import PROJECT_ROOT
-from tests.waiting import ProcessOutput
+from tests.e2e.server import running_demo
 
 pytestmark = pytest.mark.e2e
-STARTUP_SECONDS = 90.0
 EVENT_SECONDS = 30.0
-LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:\d+")
 
 LOGIN = 'mutation($e: String!) { login(input: {email: $e, password: "demo-password"}) { token } }'
 GROUPS = "{ groups { edges { node { id name } } } }"
@@ -38,13 +30,6 @@ ALERTS = "{ alerts { edges { node { id } } } }"
 ALERT_SECONDS = 75.0
 #: Each running demo's data directory, by URL: the database file is read from there.
 DATA_DIRS: dict[str, Path] = {}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _post(url: str, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
@@ -67,32 +52,11 @@ def _login(url: str, email: str) -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running demo on a free port with its own data directory; stopped with its simulator."""
     data = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--data-dir", str(data)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        output = ProcessOutput(process, data / "demo.log")
-        # Logins are printed first; uvicorn's line follows once the app has started.
-        if output.wait_for(LISTENING, STARTUP_SECONDS) is None or not _healthy(url):
-            pytest.fail("the demo did not start:\n" + (data / "demo.log").read_text()[-3000:])
+    with running_demo(data) as url:
+        # Logins are printed before uvicorn's line, so they are in the log by now.
         assert _printed_logins(data / "demo.log")
         DATA_DIRS[url] = data
         yield url
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 def _printed_logins(log: Path) -> bool:
@@ -102,14 +66,6 @@ def _printed_logins(log: Path) -> bool:
         for who in ("admin", "teacher", "dsl")
         for slug in ("northfield", "southgate")
     )
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 async def _first_message(

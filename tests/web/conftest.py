@@ -6,9 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.waiting import ProcessOutput
+from tests.e2e.server import running_demo
 from tests.web.browser import PROJECT_ROOT, artifacts_dir, require_chromium
 
-STARTUP_SECONDS = 90.0
-LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:\d+")
 SIMULATING = re.compile(r"Simulated devices are reporting")
 #: Set to 1 to refresh the README's screenshots in docs/img from this run.
 DOC_SCREENSHOTS_ENV = "PP_UPDATE_DOC_SCREENSHOTS"
@@ -59,21 +54,6 @@ class Demo:
         return result
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with _DIRECT.open(f"{url}/healthz", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     return require_chromium()
@@ -81,36 +61,10 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def demo(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``pupil-progress demo`` on a free port, once for all browser tests, with its simulator.
-
-    The demo is the embedded shape by definition (SQLite, in-process broker), on either leg.
-    """
+    """``pupil-progress demo``, once for all browser tests, with its simulator reporting."""
     data = tmp_path_factory.mktemp("web-demo")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "app.cli", "demo", "--port", str(port), "--data-dir", str(data)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    log = data / "demo.log"
-    try:
-        output = ProcessOutput(process, log)
-        started = output.wait_for(LISTENING, STARTUP_SECONDS) is not None and _healthy(url)
-        if not started or output.wait_for(SIMULATING, STARTUP_SECONDS) is None:
-            pytest.fail("the demo did not start:\n" + log.read_text(errors="replace")[-3000:])
+    with running_demo(data, SIMULATING) as url:
         yield Demo(url, data)
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 @dataclass
