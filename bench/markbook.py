@@ -30,7 +30,6 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,14 +37,17 @@ from typing import Any
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import strawberry
-from tortoise.context import TortoiseContext
 
-from app.config import Settings
-from app.db import tortoise_config
-from app.security.crypto import MasterKey
-from app.services import build_services
 from bench.pairing import median_ratio, paired_rounds
-from bench.queries import FAMILY, GIVEN, NO_LOGIN, _asyncpg_dsn, _postgres, fresh_database
+from bench.queries import (
+    FAMILY,
+    GIVEN,
+    NO_LOGIN,
+    _asyncpg_dsn,
+    _postgres,
+    fresh_database,
+    in_process,
+)
 from bench.sqlcount import count_queries
 from models.groups import Enrolment, TeachingGroup
 from models.learners import Learner
@@ -59,7 +61,6 @@ from resolvers.boundaries import import_boundaries
 from resolvers.context import Context, PrincipalKind, RequestInfo, Services, Viewer
 from resolvers.schools import create_school
 from resolvers.tracking_data import shipped_boundary_files
-from schema import build_schema
 from schema.common import to_global_id
 
 PAGE = 100
@@ -392,33 +393,20 @@ async def compare(args: argparse.Namespace, project: Project, baseline: Baseline
 
 
 async def measure(args: argparse.Namespace, url: str) -> float:
-    settings = Settings(
-        master_key=MasterKey.generate().to_text(),
-        broker_url="memory://",
-        namespace=f"ppbench-{uuid.uuid4().hex[:8]}",
-    )
-    services = build_services(settings)
-    schema = build_schema(settings.limits)
-    backend = "postgresql" if _postgres(url) else "sqlite"
-    tortoise = TortoiseContext()
-    async with tortoise, services.broker:
-        await tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    async with in_process(url) as (services, schema, backend):
+        started = time.perf_counter()
+        seeded = await seed(services, args.learners)
+        print(
+            f"backend={backend} learners={args.learners} assessments={len(ASSESSMENTS)} "
+            f"(seeded in {time.perf_counter() - started:.1f} s)"
+        )
+        project = Project(schema, services, seeded)
+        baseline = await open_baseline(url, seeded.group_id)
         try:
-            started = time.perf_counter()
-            seeded = await seed(services, args.learners)
-            print(
-                f"backend={backend} learners={args.learners} assessments={len(ASSESSMENTS)} "
-                f"(seeded in {time.perf_counter() - started:.1f} s)"
-            )
-            project = Project(schema, services, seeded)
-            baseline = await open_baseline(url, seeded.group_id)
-            try:
-                await report_counts(project)
-                return await compare(args, project, baseline)
-            finally:
-                await baseline.close()
+            await report_counts(project)
+            return await compare(args, project, baseline)
         finally:
-            await services.throttle.aclose()
+            await baseline.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -361,7 +361,9 @@ async def open_baseline(url: str, school_id: int, master: MasterKey) -> Baseline
 # --- measuring ---------------------------------------------------------------------------------
 
 
-async def measure(args: argparse.Namespace, url: str) -> float:
+@contextlib.asynccontextmanager
+async def in_process(url: str) -> AsyncIterator[tuple[Services, Any, str]]:
+    """The project's services and schema on ``url``, as a server builds them; and the backend."""
     settings = Settings(
         master_key=MasterKey.generate().to_text(),
         broker_url="memory://",
@@ -369,26 +371,30 @@ async def measure(args: argparse.Namespace, url: str) -> float:
     )
     services = build_services(settings)
     schema = build_schema(settings.limits)
-    backend = "postgresql" if _postgres(url) else "sqlite"
     tortoise = TortoiseContext()
     async with tortoise, services.broker:
         await tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
         try:
-            started = time.perf_counter()
-            seeded = await seed(services, args.learners)
-            print(
-                f"backend={backend} learners={args.learners} groups={GROUPS} "
-                f"(seeded in {time.perf_counter() - started:.1f} s)"
-            )
-            project = Project(schema, services, seeded.admin)
-            baseline = await open_baseline(url, seeded.school_id, services.keyring.masters.current)
-            try:
-                await report_counts(project)
-                return await compare(args, project, baseline)
-            finally:
-                await baseline.close()
+            yield services, schema, "postgresql" if _postgres(url) else "sqlite"
         finally:
             await services.throttle.aclose()
+
+
+async def measure(args: argparse.Namespace, url: str) -> float:
+    async with in_process(url) as (services, schema, backend):
+        started = time.perf_counter()
+        seeded = await seed(services, args.learners)
+        print(
+            f"backend={backend} learners={args.learners} groups={GROUPS} "
+            f"(seeded in {time.perf_counter() - started:.1f} s)"
+        )
+        project = Project(schema, services, seeded.admin)
+        baseline = await open_baseline(url, seeded.school_id, services.keyring.masters.current)
+        try:
+            await report_counts(project)
+            return await compare(args, project, baseline)
+        finally:
+            await baseline.close()
 
 
 async def report_counts(project: Project) -> None:
