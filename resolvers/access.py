@@ -20,7 +20,7 @@ from models.devices import Device
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import Learner
 from models.partners import ApiKey, Scope
-from models.staff import Role, User
+from models.staff import Membership, Role, User
 from resolvers.context import Context, PrincipalKind, Viewer
 
 
@@ -142,6 +142,23 @@ def reach(viewer: Viewer, op: Op) -> Reach:
     if viewer.kind is PrincipalKind.PARTNER and viewer.scopes & PARTNER_SCOPES.get(op, frozenset()):
         return Reach.SCHOOL
     return Reach.NONE
+
+
+async def still_allowed(viewer: Viewer, op: Op) -> bool:
+    """Whether the staff viewer's roles as stored now (not as at login) still allow ``op``.
+
+    For long-lived streams, re-checked per delivered event: a role taken away or an account
+    deactivated ends the stream even though the session's roles are older.
+    """
+    if viewer.kind is not PrincipalKind.STAFF or viewer.user_id is None:
+        return reach(viewer, op) is not Reach.NONE
+    allowed = [role for role, r in POLICY.get(op, {}).items() if r is not Reach.NONE]
+    return await Membership.filter(
+        school_id=viewer.school_id,
+        user_id=viewer.user_id,
+        role__in=allowed,
+        user__is_active=True,
+    ).exists()
 
 
 def require_device_principal(ctx: Context) -> Viewer:

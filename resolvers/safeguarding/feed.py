@@ -18,7 +18,7 @@ from tortoise.queryset import QuerySet
 
 from app.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from models.safeguarding import Alert, AlertStatus
-from models.staff import Membership, Role, User
+from models.staff import User
 from realtime import channels
 from realtime.broker import BrokerError
 from resolvers import access
@@ -129,16 +129,6 @@ async def get_alert(ctx: Context, alert_id: uuid.UUID, op: Op = Op.READ_SAFEGUAR
     return row
 
 
-async def still_lead(viewer: Viewer) -> bool:
-    """Whether the viewer is still an active safeguarding lead of their school (per event)."""
-    return await Membership.filter(
-        school_id=viewer.school_id,
-        user_id=viewer.user_id,
-        role=Role.SAFEGUARDING_LEAD,
-        user__is_active=True,
-    ).exists()
-
-
 async def _after(school_id: int, cursor: int) -> list[Alert]:
     return list(
         await Alert.filter(school_id=school_id, cursor__gt=cursor)
@@ -166,7 +156,7 @@ async def stream_feed(ctx: Context, after: str | None) -> AsyncGenerator[Alert, 
             while True:
                 batch = await _after(viewer.school_id, last)
                 for alert in batch:
-                    if not await still_lead(viewer):
+                    if not await access.still_allowed(viewer, Op.READ_SAFEGUARDING):
                         raise Forbidden("You are no longer a safeguarding lead.")
                     await audit_reads(ctx, viewer, "safeguarding.alert.feed", [alert])
                     last = alert.cursor
@@ -198,6 +188,5 @@ __all__ = [
     "lead",
     "list_alerts",
     "staff_of_school",
-    "still_lead",
     "stream_feed",
 ]
