@@ -24,7 +24,6 @@ over the project's; higher is better), the median of the rounds' ratios, as benc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import random
 import statistics
@@ -45,8 +44,8 @@ from bench.queries import (
     NO_LOGIN,
     _asyncpg_dsn,
     _postgres,
-    fresh_database,
     in_process,
+    run_in_process,
 )
 from bench.sqlcount import count_queries
 from models.groups import Enrolment, TeachingGroup
@@ -410,31 +409,7 @@ async def measure(args: argparse.Namespace, url: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.markbook",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server URL (postgres://user@host:port/db); "
-        "a private database is created on it and dropped. Default: a temporary SQLite file.",
-    )
-    parser.add_argument("--learners", type=int, default=1500)
-    parser.add_argument("--seconds", type=float, default=24.0)
-    parser.add_argument("--rounds", type=int, default=6)
-    args = parser.parse_args(argv)
-    if args.learners < 1 or args.seconds <= 0 or args.rounds < 1:
-        parser.error("--learners, --seconds and --rounds must be positive")
-    if args.database_url is not None and not _postgres(args.database_url):
-        parser.error("--database-url must be a postgres:// URL (SQLite is the default)")
-
-    async def run() -> float:
-        async with fresh_database(args.database_url) as url:
-            return await measure(args, url)
-
-    ratio = asyncio.run(run())
-    print(f"ratio={ratio:.3f}")
+    run_in_process("python -m bench.markbook", __doc__, measure, argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -444,11 +444,15 @@ async def compare(args: argparse.Namespace, project: Project, baseline: Baseline
     return median_ratio(project_rates, baseline_rates)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_in_process(
+    prog: str,
+    description: str | None,
+    measure: Callable[[argparse.Namespace, str], Awaitable[float]],
+    argv: list[str] | None,
+) -> None:
+    """The command line shared by the in-process benches: a private database, then ``ratio=``."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench.queries",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--database-url",
@@ -472,6 +476,10 @@ def main(argv: list[str] | None = None) -> None:
 
     ratio = asyncio.run(run())
     print(f"ratio={ratio:.3f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_in_process("python -m bench.queries", __doc__, measure, argv)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from graphql import ExecutionResult
+
 from models.groups import TeachingGroup
 from models.learners import Learner
 from models.markbook import Assessment
@@ -20,6 +22,7 @@ from resolvers.context import Context, RequestInfo, Services, Viewer
 from resolvers.marks import MarkEntry, enter_marks
 from resolvers.tracking_data import shipped_boundary_files
 from tests import factories
+from tests.conftest import GraphQLRunner
 
 
 async def aqa_boundaries() -> None:
@@ -111,3 +114,15 @@ async def build(services: Services, pupils: int = 3, **demographics: Any) -> Wor
         as_other_teacher=factories.viewer(other_teacher, school, Role.TEACHER),
         as_leader=factories.viewer(leader, school, Role.LEADER),
     )
+
+
+def code(result: ExecutionResult) -> str:
+    assert result.errors, result.data
+    return str((result.errors[0].extensions or {})["code"])
+
+
+async def ok(gql: GraphQLRunner, document: str, viewer: Viewer, **variables: Any) -> Any:
+    result = await gql(document, viewer, **variables)
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import ExecutionResult
-
 from models.audit import AuditEvent
 from models.markbook import AchievementRecord, BehaviourRecord
 from models.partners import Scope
-from resolvers.context import Services, Viewer
+from resolvers.context import Services
 from schema.common import to_global_id
 from tests import factories
 from tests.conftest import GraphQLRunner
 from tests.tracking import markbook_world
-from tests.tracking.markbook_world import World
+from tests.tracking.markbook_world import World, code, ok
 
 RECORD_BEHAVIOUR = """
 mutation Record($input: RecordConductInput!) {
@@ -54,18 +52,6 @@ def conduct_input(world: World, points: int, category: str, note: str | None = N
     if note is not None:
         values["note"] = note
     return values
-
-
-def code(result: ExecutionResult) -> str:
-    assert result.errors, result.data
-    return str((result.errors[0].extensions or {})["code"])
-
-
-async def ok(gql: GraphQLRunner, document: str, viewer: Viewer, **variables: Any) -> Any:
-    result = await gql(document, viewer, **variables)
-    assert result.errors is None, result.errors
-    assert result.data is not None
-    return result.data
 
 
 async def test_a_teacher_records_behaviour_with_an_encrypted_note(

@@ -3,19 +3,16 @@ and followed by the grades and subgroup flags shown."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from graphql import ExecutionResult
-
 from models.audit import AuditEvent
 from models.markbook import TrackerSettings
 from models.partners import Scope
 from models.staff import Role
-from resolvers.context import Services, Viewer
+from resolvers.context import Services
 from schema.common import to_global_id
 from tests import factories
 from tests.conftest import GraphQLRunner
 from tests.tracking import markbook_world
+from tests.tracking.markbook_world import code, ok
 
 SETTINGS = "query { trackerSettings { boundaryShiftPercent smallSubgroupThreshold } }"
 UPDATE = """
@@ -34,18 +31,6 @@ query Markbook($groupId: ID!) {
   }
 }
 """
-
-
-def code(result: ExecutionResult) -> str:
-    assert result.errors, result.data
-    return str((result.errors[0].extensions or {})["code"])
-
-
-async def ok(gql: GraphQLRunner, document: str, viewer: Viewer, **variables: Any) -> Any:
-    result = await gql(document, viewer, **variables)
-    assert result.errors is None, result.errors
-    assert result.data is not None
-    return result.data
 
 
 async def test_every_member_of_staff_reads_the_defaults_until_set(
