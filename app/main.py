@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -89,6 +90,11 @@ def create_app(
             if owns_services:
                 await stack.enter_async_context(running(services))
             await stack.enter_async_context(hub)
+            if owns_services:
+                # What start-up built (modules, schema, ORM) lives as long as the process:
+                # out of the collector's sight, every full collection (a pause of the event
+                # loop, so of every live stream) has a third less to walk.
+                gc.freeze()
             yield
 
     routes = [

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from datetime import timedelta
 from typing import Any
 
+from graphql.execution.collect_fields import FieldDetails
+
 from models.staff import Role
 from realtime import channels
 from resolvers.context import Services, Viewer
 from schema.common import to_global_id
+from schema.extensions import _Plan
 from tests import factories
 from tests.classroom.helpers import (
     Class,
@@ -147,6 +151,36 @@ async def test_the_teacher_receives_what_a_device_of_the_group_reports(
             "school rule: bet.example",
         )
     assert services.broker.subscriber_count(group_channel(room)) == 0
+
+
+def _execution_memos() -> int:
+    """Objects that graphql-core's and our executor's per-field-set memos keep alive."""
+    gc.collect()
+    return sum(isinstance(o, FieldDetails | _Plan) for o in gc.get_objects())
+
+
+async def test_a_long_stream_keeps_nothing_per_event(
+    services: Services, gql: GraphQLRunner, clock: Clock
+) -> None:
+    # given a teacher's stream that has delivered a few events
+    room = await a_class(services)
+    stream = await subscribe(services, room.teacher_viewer, ACTIVITY, groupId=room.group_id)
+    visits = (event("URL_VISIT", clock.now, url=f"https://a.example/{n}") for n in range(60))
+    async with aclosing(stream):
+        await receive_after(
+            stream,
+            subscribed(services, room),
+            lambda: report(gql, room.pupil.viewer, *[next(visits) for _ in range(10)]),
+        )
+        for _ in range(9):
+            await receive(stream)
+        before = _execution_memos()
+        # when fifty more events are delivered
+        await report(gql, room.pupil.viewer, *visits)
+        for _ in range(50):
+            ok(await receive(stream))
+        # then the execution memos did not grow with them (they grew by 16 objects an event)
+        assert _execution_memos() - before < 10
 
 
 async def test_idle_and_logout_reach_the_teacher(
