@@ -331,7 +331,8 @@ class Teacher:
         self.ended = 0
         self.reasons: list[str] = []
         self.sock: LightSocket | None = None
-        self.group_id = ""
+        self.group_id = self._url = self._token = ""
+        self._watch: asyncio.Task[None] | None = None
 
     def on_frame(self, data: bytes) -> None:
         found = read_stamp(data)
@@ -348,9 +349,24 @@ class Teacher:
         return subscribe_frame(operation_id, CLASSROOM_ACTIVITY, groupId=self.group_id)
 
     async def open(self, url: str, token: str, group_id: str) -> Teacher:
-        self.group_id = group_id
-        self.sock = await light_subscriber(url, token, self._subscribe("live"), self.on_frame)
+        self._url, self._token, self.group_id = url, token, group_id
+        await self._connect()
         return self
+
+    async def _connect(self) -> None:
+        sock = await light_subscriber(
+            self._url, self._token, self._subscribe("live"), self.on_frame
+        )
+        self.sock = sock
+        self._watch = asyncio.create_task(self._reopen_when_closed(sock))
+
+    async def _reopen_when_closed(self, sock: LightSocket) -> None:
+        """A closed socket (the server dropping a slow client) is an ended stream too."""
+        await sock.closed
+        self.ended += 1
+        if len(self.reasons) < 3:
+            self.reasons.append(f"socket closed with code {sock.close_code}")
+        await self._connect()
 
     def take(self) -> tuple[Latency, str]:
         """The latencies since the last call, and how often the stream ended (and why)."""
@@ -362,6 +378,8 @@ class Teacher:
         return Latency.of(taken), ended
 
     async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         if self.sock is not None:
             await self.sock.close()
 

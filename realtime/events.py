@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
@@ -28,15 +29,22 @@ class _Event:
     TYPE: ClassVar[str] = ""
 
     def encode(self) -> bytes:
+        return json.dumps(
+            {"type": self.TYPE, "v": VERSION, **self._fields()}, separators=(",", ":")
+        ).encode()
+
+    def _fields(self) -> dict[str, object]:
         # Field by field rather than dataclasses.asdict, which deep-copies: this runs per event.
-        body: dict[str, object] = {"type": self.TYPE, "v": VERSION}
-        for item in fields(self):
-            body[item.name] = getattr(self, item.name)
-        return json.dumps(body, separators=(",", ":")).encode()
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
-        body = _load(data, cls.TYPE)
+        return cls._from_body(_load(data, cls.TYPE))
+
+    @classmethod
+    def _from_body(cls, body: object) -> Self:
+        if not isinstance(body, dict):
+            raise EventError(f"{cls.TYPE}: not an object")
         names = cls.__dataclass_fields__
         try:
             return cls(**{k: v for k, v in body.items() if k in names})
@@ -101,6 +109,38 @@ class Activity(_Event):
     thumbnail: str | None = None
 
 
+ACTIVITY_BATCH = "activity.batch"
+
+
+def encode_activities(events: Sequence[Activity]) -> bytes:
+    """Several activity events as one message: a report's events for one group travel
+    together, one publish and one delivery per report instead of one per event."""
+    if len(events) == 1:
+        return events[0].encode()
+    body = {
+        "type": ACTIVITY_BATCH,
+        "v": VERSION,
+        "events": [event._fields() for event in events],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_activities(data: bytes) -> list[Activity]:
+    """The events of an ``activity`` message or of an ``activity.batch``, in order."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise EventError("not JSON: expected activity") from None
+    if not isinstance(body, dict) or body.get("v") != VERSION:
+        raise EventError(f"expected activity v{VERSION}")
+    if body.get("type") == Activity.TYPE:
+        return [Activity._from_body(body)]
+    items = body.get("events")
+    if body.get("type") != ACTIVITY_BATCH or not isinstance(items, list):
+        raise EventError(f"expected activity or {ACTIVITY_BATCH} v{VERSION}")
+    return [Activity._from_body(item) for item in items]
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRaised(_Event):
     """An alert was committed (new, or a repeat merged into it) with this feed cursor."""
@@ -119,6 +159,7 @@ class SafeguardingRulesChanged(_Event):
 
 
 __all__ = [
+    "ACTIVITY_BATCH",
     "AccessChanged",
     "Activity",
     "AlertRaised",
@@ -127,4 +168,6 @@ __all__ = [
     "PolicyChanged",
     "Revoked",
     "SafeguardingRulesChanged",
+    "decode_activities",
+    "encode_activities",
 ]

@@ -13,7 +13,7 @@ from models.groups import Enrolment, TeachingGroup
 from models.learners import Learner
 from realtime import channels
 from realtime.broker import Broker, BrokerError
-from realtime.events import AccessChanged, Activity, EventError
+from realtime.events import AccessChanged, Activity, EventError, decode_activities
 from realtime.live_state import Tile
 from resolvers import access
 from resolvers.access import Op
@@ -131,13 +131,15 @@ async def stream_activity(ctx: Context, group_id: int) -> AsyncGenerator[Activit
         ) as messages:
             async for message in messages:
                 try:
-                    event = Activity.decode(message.data)
+                    events = decode_activities(message.data)
                 except EventError:
                     continue
-                if not ctx.multiplexed:
-                    # Multiplexed streams are re-checked per subscriber by the websocket layer.
-                    await watch.check(ctx, group.id)
-                yield event
+                for event in events:
+                    if not ctx.multiplexed:
+                        # Multiplexed streams are re-checked per subscriber by the websocket
+                        # layer.
+                        await watch.check(ctx, group.id)
+                    yield event
     except BrokerError as error:
         # Pub/sub is at-most-once: say so, so the client resubscribes and re-reads the snapshot.
         raise Unavailable() from error

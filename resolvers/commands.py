@@ -23,7 +23,7 @@ from resolvers import access
 from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.context import Context
-from resolvers.ingest import device_key
+from resolvers.ingest import activity_messages, device_key
 from resolvers.policy import Policy, normalise_url
 
 MAX_TTL = timedelta(hours=8)
@@ -133,23 +133,20 @@ async def _show_lock(ctx: Context, devices: list[Device], *, locked: bool, at: d
     for learner_id, group_id in links:
         groups.setdefault(learner_id, []).append(group_id)
     kind = "LOCK" if locked else "UNLOCK"
-    await ctx.services.broker.publish_many(
-        [
-            (
-                channels.group_activity(d.school_id, g),
-                Activity(
-                    group=g,
-                    device=d.id,
-                    learner=str(d.learner_id),
-                    kind=kind,
-                    at=at.isoformat(),
-                    locked=locked,
-                ).encode(),
+    by_school: dict[int, list[Activity]] = {}
+    for d in devices:
+        for g in groups.get(d.learner_id, []) if d.learner_id is not None else []:
+            activity = Activity(
+                group=g,
+                device=d.id,
+                learner=str(d.learner_id),
+                kind=kind,
+                at=at.isoformat(),
+                locked=locked,
             )
-            for d in devices
-            if d.learner_id is not None
-            for g in groups.get(d.learner_id, [])
-        ]
+            by_school.setdefault(d.school_id, []).append(activity)
+    await ctx.services.broker.publish_many(
+        [m for school, shown in by_school.items() for m in activity_messages(school, shown)]
     )
 
 

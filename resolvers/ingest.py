@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from app.errors import InvalidInput, NotAuthenticated
 from realtime import channels
-from realtime.events import Activity
+from realtime.events import Activity, encode_activities
 from realtime.live_state import TileUpdate
 from resolvers import access
 from resolvers.context import Context
@@ -172,29 +172,37 @@ async def _make_live(
     increments = {"blocked_attempts": blocked} if blocked else {}
     await ctx.services.live.update_tiles([TileUpdate(key, fields, increments, thumbnail)])
     learner = str(state.learner_id) if state.learner_id else None
-    messages = [
-        (
-            channels.group_activity(state.school_id, group),
-            Activity(
-                group=group,
-                device=state.device_id,
-                learner=learner,
-                kind=event.kind,
-                at=event.occurred_at.isoformat(),
-                online=event.kind != "LOGOUT",
-                app=event.app,
-                url=event.url,
-                title=event.title,
-                idle=event.kind == "IDLE",
-                blocked=verdict.blocked,
-                reason=verdict.reason,
-                thumbnail=event.thumbnail,
-            ).encode(),
+    activities = [
+        Activity(
+            group=group,
+            device=state.device_id,
+            learner=learner,
+            kind=event.kind,
+            at=event.occurred_at.isoformat(),
+            online=event.kind != "LOGOUT",
+            app=event.app,
+            url=event.url,
+            title=event.title,
+            idle=event.kind == "IDLE",
+            blocked=verdict.blocked,
+            reason=verdict.reason,
+            thumbnail=event.thumbnail,
         )
         for event, verdict in accepted
         for group in sorted(state.group_ids)
     ]
-    await ctx.services.broker.publish_many(messages)
+    await ctx.services.broker.publish_many(activity_messages(state.school_id, activities))
+
+
+def activity_messages(school_id: int, activities: Sequence[Activity]) -> list[tuple[str, bytes]]:
+    """One message per group, its events in the given order."""
+    by_group: dict[int, list[Activity]] = {}
+    for activity in activities:
+        by_group.setdefault(activity.group, []).append(activity)
+    return [
+        (channels.group_activity(school_id, group), encode_activities(events))
+        for group, events in by_group.items()
+    ]
 
 
 async def _records(
@@ -224,4 +232,12 @@ async def _records(
     return records
 
 
-__all__ = ["KINDS", "MAX_EVENTS", "ActivityInput", "EventResult", "device_key", "report_activity"]
+__all__ = [
+    "KINDS",
+    "MAX_EVENTS",
+    "ActivityInput",
+    "EventResult",
+    "activity_messages",
+    "device_key",
+    "report_activity",
+]

@@ -235,7 +235,7 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         self._direct = middleware is None or not middleware.middlewares
         self._with_context = isinstance(self.context_value, Context)
 
-    def build_per_event_executor(self, payload: Any) -> Any:
+    def build_per_event_executor(self, payload: Any) -> SchemaExecutor:
         """A subscription event's executor, with memos of its own.
 
         graphql-core's per-event executor is a shallow copy sharing the memos of the
@@ -246,12 +246,12 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         serve every object within it.
         """
         executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, SchemaExecutor)
         executor._relevant_sub_fields = {}
         executor._stream_usages = RefMap()
         executor._plans = {}
-        if hasattr(executor, "_initial_execution_plans"):  # the incremental executor's plans
-            executor._initial_execution_plans = RefMap()
-            executor._deferred_execution_plans = RefMap()
+        executor._initial_execution_plans = RefMap()
+        executor._deferred_execution_plans = RefMap()
         return executor
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan:

@@ -29,6 +29,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app.errors import PublicError
 from app.ws import frames
+from app.ws.connection import WRITER_TURN_AT
 from realtime import channels
 from realtime.broker import BrokerError
 from resolvers.context import Context
@@ -193,7 +194,9 @@ class Cohorts:
                     ):
                         self._end_all(cohort, functools.partial(_error_frame, errors=errors))
                         return
-                    await self._deliver(cohort, frames.dumps(frames.result_payload(result)))
+                    payload = frames.dumps(frames.result_payload(result))
+                    if await self._deliver(cohort, payload) >= WRITER_TURN_AT:
+                        await asyncio.sleep(0)  # let the writers drain (WRITER_TURN_AT)
             self._end_all(cohort, frames.complete_frame)
         except asyncio.CancelledError:
             raise
@@ -206,7 +209,9 @@ class Cohorts:
             if self._cohorts.get(cohort.key) is cohort:
                 del self._cohorts[cohort.key]
 
-    async def _deliver(self, cohort: Cohort, payload: str) -> None:
+    async def _deliver(self, cohort: Cohort, payload: str) -> int:
+        """Push the event to every member still allowed; the longest outbox after it."""
+        backlog = 0
         watch = self.hub.services.watch
         suffix = payload + "}"
         # Members share the school, principal kind and roles (the cohort key), so a grant can
@@ -229,7 +234,9 @@ class Cohorts:
                 fresh.clear()
                 fresh[user] = True
             member.connection.push(member.prefix + suffix)
+            backlog = max(backlog, member.connection.backlog)
         self.deliveries += len(cohort.members)
+        return backlog
 
     def _revoke(self, member: Member) -> None:
         self._end(

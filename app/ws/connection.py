@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("pupil_progress.ws")
 #: Frames waiting for a slow client before it is dropped (the others are never delayed).
 OUTBOX_LIMIT = 1000
+#: A stream that has queued this many frames on a socket lets the writer run before it goes on:
+#: a backlog (a class reporting at once) is read without the event loop turning, and would
+#: otherwise overfill the outbox of a client that keeps up.
+WRITER_TURN_AT = 64
 #: Sessions are re-validated this often while a socket is open (expiry, logout missed by pub/sub).
 REVALIDATE_SECONDS = 60.0
 RATE_BURST = 120.0
@@ -52,6 +56,11 @@ class Connection:
         self._refilled = time.monotonic()
 
     # --- outgoing ---------------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Frames queued and not yet handed to the transport."""
+        return len(self._outbox)
 
     def push(self, frame: str) -> None:
         """Queue a frame; a client that cannot keep up is closed instead of slowing others."""
@@ -298,6 +307,8 @@ class Connection:
                         self.finished(operation_id, frames.error_frame(operation_id, errors))
                         return
                     self.push(frames.next_frame(operation_id, frames.result_payload(result)))
+                    if self.backlog >= WRITER_TURN_AT:
+                        await asyncio.sleep(0)
             self.finished(operation_id, frames.complete_frame(operation_id))
         except asyncio.CancelledError:
             raise

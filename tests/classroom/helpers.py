@@ -6,12 +6,14 @@ import asyncio
 import base64
 import inspect
 import itertools
+import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from graphql import ExecutionResult
+from starlette.applications import Starlette
 
 from models.devices import Device
 from models.groups import TeachingGroup
@@ -21,7 +23,7 @@ from models.staff import Role, User
 from resolvers.context import PrincipalKind, Services, Viewer
 from schema.common import to_global_id
 from tests import factories, waiting
-from tests.conftest import SCHEMA, context_for
+from tests.conftest import SCHEMA, TEST_IP, context_for
 
 #: Upper bound for anything the tests wait for; a healthy run needs a small fraction of it.
 TIMEOUT = 5.0
@@ -167,3 +169,78 @@ async def ended(stream: Stream) -> bool:
     except StopAsyncIteration:
         return True
     return False
+
+
+class Socket:
+    """A graphql-transport-ws client driving the app's ASGI websocket endpoint in-process."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.closed: dict[str, Any] | None = None
+        self._ids = 0
+
+    async def open(self, token: str) -> Socket:
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"school.example")],
+            "subprotocols": ["graphql-transport-ws"],
+            "client": (TEST_IP, 50000),
+            "server": ("school.example", 443),
+            "state": {},
+        }
+        self.task = asyncio.create_task(self.app(scope, self.inbox.get, self.outbox.put))
+        await self.inbox.put({"type": "websocket.connect"})
+        accepted = await self._next()
+        assert accepted["type"] == "websocket.accept", accepted
+        await self.send({"type": "connection_init", "payload": {"authToken": token}})
+        assert json.loads((await self._next())["text"]) == {"type": "connection_ack"}
+        return self
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(message)})
+
+    async def _next(self) -> dict[str, Any]:
+        async with asyncio.timeout(TIMEOUT):
+            return await self.outbox.get()
+
+    async def operation(self, payload: dict[str, Any]) -> list[str]:
+        """Every frame the server sends for one operation, up to `complete` or `error`."""
+        if self.closed is not None:
+            return [f"closed {self.closed}"]
+        self._ids += 1
+        operation_id = f"report-{self._ids}"
+        await self.send({"type": "subscribe", "id": operation_id, "payload": payload})
+        frames: list[str] = []
+        while True:
+            sent = await self._next()
+            if sent["type"] == "websocket.close":
+                self.closed = sent
+                return [*frames, f"closed {sent}"]
+            text = sent["text"]
+            frames.append(text)
+            if json.loads(text)["type"] in ("complete", "error"):
+                return frames
+
+    async def close(self) -> None:
+        if self.task is not None:
+            await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+            async with asyncio.timeout(TIMEOUT):
+                await self.task
+
+    async def frame(self) -> dict[str, Any]:
+        """The next message the server sends: a frame's JSON, or the close."""
+        sent = await self._next()
+        if sent["type"] == "websocket.close":
+            self.closed = sent
+            return sent
+        loaded: dict[str, Any] = json.loads(sent["text"])
+        return loaded

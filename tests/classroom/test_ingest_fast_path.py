@@ -8,7 +8,6 @@ anything runs), and both devices must end with the same tile and the same histor
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -37,7 +36,7 @@ from resolvers.history import HistoryRow, HistoryWriter
 from resolvers.ingest import device_key
 from schema.classroom.fast_ingest import FastReports, quick_time
 from tests import factories
-from tests.classroom.helpers import TIMEOUT, b64, event, jpeg
+from tests.classroom.helpers import Socket, b64, event, jpeg
 from tests.conftest import SCHEMA, TEST_IP, Clock
 
 TRANSPORTS = pytest.mark.parametrize("transport", ["http", "ws"])
@@ -84,72 +83,6 @@ class Device_:
     row: Device
     token: str
     socket: Socket | None = None
-
-
-class Socket:
-    """A graphql-transport-ws client driving the app's ASGI websocket endpoint in-process."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-        self.closed: dict[str, Any] | None = None
-        self._ids = 0
-
-    async def open(self, token: str) -> Socket:
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0"},
-            "scheme": "ws",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"school.example")],
-            "subprotocols": ["graphql-transport-ws"],
-            "client": (TEST_IP, 50000),
-            "server": ("school.example", 443),
-            "state": {},
-        }
-        self.task = asyncio.create_task(self.app(scope, self.inbox.get, self.outbox.put))
-        await self.inbox.put({"type": "websocket.connect"})
-        accepted = await self._next()
-        assert accepted["type"] == "websocket.accept", accepted
-        await self.send({"type": "connection_init", "payload": {"authToken": token}})
-        assert json.loads((await self._next())["text"]) == {"type": "connection_ack"}
-        return self
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(message)})
-
-    async def _next(self) -> dict[str, Any]:
-        async with asyncio.timeout(TIMEOUT):
-            return await self.outbox.get()
-
-    async def operation(self, payload: dict[str, Any]) -> list[str]:
-        """Every frame the server sends for one operation, up to `complete` or `error`."""
-        if self.closed is not None:
-            return [f"closed {self.closed}"]
-        self._ids += 1
-        operation_id = f"report-{self._ids}"
-        await self.send({"type": "subscribe", "id": operation_id, "payload": payload})
-        frames: list[str] = []
-        while True:
-            sent = await self._next()
-            if sent["type"] == "websocket.close":
-                self.closed = sent
-                return [*frames, f"closed {sent}"]
-            text = sent["text"]
-            frames.append(text)
-            if json.loads(text)["type"] in ("complete", "error"):
-                return frames
-
-    async def close(self) -> None:
-        if self.task is not None:
-            await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
-            async with asyncio.timeout(TIMEOUT):
-                await self.task
 
 
 @dataclass
