@@ -4,7 +4,7 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from realtime.redis_client import redis_client
@@ -129,19 +130,55 @@ class MemoryStore:
         return self._values[key][1] if key in self._values else None
 
 
+#: SET NX for each id of a batch in one command (not one per id): 1 where it was new.
+CLAIM_SCRIPT = """
+local claimed = {}
+for i, key in ipairs(KEYS) do
+  claimed[i] = redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) and 1 or 0
+end
+return claimed
+"""
+#: One tile's update in one command: KEYS = tile, thumbnail; ARGV = tile TTL (ms), thumbnail
+#: TTL (ms), "1" with a thumbnail (ARGV[4]) or "0", the count of fields, then the field/value
+#: pairs, then the increment name/amount pairs. In the order the MULTI it replaced had.
+WRITE_SCRIPT = """
+local fields = tonumber(ARGV[5])
+if fields > 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * fields))
+end
+for i = 6 + 2 * fields, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
+end
+return 1
+"""
+
+
 class RedisStore:
-    """One Redis client; every call is one round trip, every failure `LiveStateUnavailable`."""
+    """One Redis client; every call is one round trip, every failure `LiveStateUnavailable`.
+
+    The ingest path's writes are server-side scripts: one command per batch of ids and one
+    per tile, where a pipeline of single commands cost redis-py more to pack and parse than
+    the rest of a report.
+    """
 
     def __init__(self, url: str, client_name: str | None = None) -> None:
         self._url, self._client_name = url, client_name  # the URL may hold a password: never log it
         self._client: Redis | None = None
+        self._claim: AsyncScript | None = None
+        self._write: AsyncScript | None = None
 
     async def open(self) -> None:
         await self.close()
-        # No retries: a SET NX or HINCRBY retried after a lost reply would apply twice.
-        self._client = redis_client(
-            self._url, client_name=self._client_name, retry=Retry(NoBackoff(), 0)
-        )
+        # No retries: a SET NX or HINCRBY retried after a lost reply would apply twice. (A
+        # script Redis does not know yet is loaded and sent again: it never ran.)
+        client = redis_client(self._url, client_name=self._client_name, retry=Retry(NoBackoff(), 0))
+        self._client = client
+        self._claim = client.register_script(CLAIM_SCRIPT)
+        self._write = client.register_script(WRITE_SCRIPT)
         try:
             await self.ping()
         except LiveStateUnavailable:
@@ -150,6 +187,7 @@ class RedisStore:
 
     async def close(self) -> None:
         client, self._client = self._client, None
+        self._claim = self._write = None
         if client is not None:
             with suppress(RedisError, OSError):
                 await client.aclose()
@@ -160,22 +198,26 @@ class RedisStore:
         await self._execute(pipe, "PING")
 
     async def claim(self, keys: list[str], ttl: float) -> list[bool]:
-        pipe = self._pipeline()
-        for key in keys:  # a repeat within the batch finds the key its first SET made
-            pipe.set(key, b"1", nx=True, px=round(ttl * 1000))
-        return [bool(result) for result in await self._execute(pipe, "SET NX")]
+        if not keys:
+            return []
+        claim = self._script(self._claim)
+        # A repeat within the batch finds the key its first SET made.
+        flags = await self._run(claim(keys=keys, args=[round(ttl * 1000)]), "SET NX")
+        return [bool(flag) for flag in flags]
 
     async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
-        # MULTI/EXEC (one round trip): a cut connection never leaves a tile without its PEXPIRE.
-        pipe = self._pipeline(transaction=True)
-        for key, thumbnail_key, update in writes:
-            if update.fields:
-                pipe.hset(key, items=[part for pair in update.fields.items() for part in pair])
-            for name, by in update.increments.items():
-                pipe.hincrby(key, name, by)
-            pipe.pexpire(key, round(tile_ttl * 1000))
-            if update.thumbnail is not None:
-                pipe.set(thumbnail_key, update.thumbnail, px=round(thumbnail_ttl * 1000))
+        script = self._script(self._write)
+        ttls = (round(tile_ttl * 1000), round(thumbnail_ttl * 1000))
+        calls = [
+            ([key, thumbnail_key], [*ttls, *_write_args(update)])
+            for key, thumbnail_key, update in writes
+        ]
+        if len(calls) == 1:  # the ingest path: one tile per report
+            await self._run(script(*calls[0]), "tile update")
+            return
+        pipe = self._pipeline()  # each script is atomic for its tile; one round trip for all
+        for keys, args in calls:
+            await script(keys, args, client=pipe)
         await self._execute(pipe, "tile update")
 
     async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
@@ -195,15 +237,26 @@ class RedisStore:
             pipe.delete(key)
         await self._execute(pipe, "DEL")
 
-    def _pipeline(self, *, transaction: bool = False) -> Pipeline:
+    def _pipeline(self) -> Pipeline:
         if self._client is None:
             raise LiveStateUnavailable("live state is not open")
-        return self._client.pipeline(transaction=transaction)
+        return self._client.pipeline(transaction=False)
 
     @staticmethod
-    async def _execute(pipe: Pipeline, what: str) -> list[Any]:
+    def _script(script: AsyncScript | None) -> AsyncScript:
+        if script is None:
+            raise LiveStateUnavailable("live state is not open")
+        return script
+
+    @classmethod
+    async def _execute(cls, pipe: Pipeline, what: str) -> list[Any]:
+        results: list[Any] = await cls._run(pipe.execute(), what)
+        return results
+
+    @staticmethod
+    async def _run(call: Awaitable[Any], what: str) -> Any:
         try:
-            return await pipe.execute()
+            return await call
         except (RedisError, OSError) as exc:  # connection, timeout, auth, OOM, READONLY
             if isinstance(exc, ResponseError) and "not an integer" in str(exc):  # HINCRBY on text
                 raise ValueError(f"tile field is not an integer: {exc}") from exc
@@ -286,6 +339,17 @@ class LiveState:
     def _names(self, key: str) -> tuple[str, str]:
         # Thumbnails live apart (own prefix: a tile key may end in anything), so HGETALL is small.
         return f"{self.namespace}:live:v1:{key}", f"{self.namespace}:thumb:v1:{key}"
+
+
+def _write_args(update: TileUpdate) -> list[str | bytes | int]:
+    thumbnail = update.thumbnail
+    args: list[str | bytes | int] = ["0" if thumbnail is None else "1", thumbnail or b""]
+    args.append(len(update.fields))
+    for name, value in update.fields.items():
+        args += (name, value)
+    for name, by in update.increments.items():
+        args += (name, by)
+    return args
 
 
 def _valid(values: Sequence[str], pattern: re.Pattern[str]) -> Sequence[str]:

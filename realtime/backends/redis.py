@@ -113,6 +113,9 @@ class RedisBackend:
             raise BackendUnavailable(f"PUBLISH failed: {_describe(exc)}") from exc
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if len(messages) == 1:  # the usual report (one group): no pipeline to build
+            await self.publish(*messages[0])
+            return
         client = self._require_client()
         try:
             async with client.pipeline(transaction=False) as pipe:

@@ -84,6 +84,13 @@ def admin_client() -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
 
 
+async def delete_namespace(namespace: str) -> None:
+    async with admin_client() as client:
+        keys = [key async for key in client.scan_iter(match=f"{namespace}:*")]
+        if keys:
+            await client.delete(*keys)
+
+
 async def reachable_redis_url() -> str:
     url = os.environ.get("REDIS_URL")
     if not url:
@@ -379,10 +386,25 @@ async def test_redis_keys_follow_the_documented_layout(namespace: str) -> None:
                 assert 0 < await client.pttl(f"{namespace}:thumb:v1:{KEY}") <= 600_000
                 assert 0 < await client.pttl(f"{namespace}:seen:v1:{DEVICE}:e1") <= 86_400_000
     finally:
-        async with admin_client() as client:
-            keys = [key async for key in client.scan_iter(match=f"{namespace}:*")]
-            if keys:
-                await client.delete(*keys)
+        await delete_namespace(namespace)
+
+
+async def test_redis_forgetting_the_scripts_loses_no_write(namespace: str) -> None:
+    # given a live state that has used its scripts
+    url = await reachable_redis_url()
+    try:
+        async with LiveState.from_url(url, namespace=namespace) as live:
+            await live.first_seen(DEVICE, ["e1"])
+            await live.update_tiles([TileUpdate(KEY, {"app": "docs"}, {"n": 1})])
+            # when Redis forgets them (a restart, SCRIPT FLUSH)
+            async with admin_client() as client:
+                await client.script_flush()
+            # then each call loads its script again and applies once
+            assert await live.first_seen(DEVICE, ["e1", "e2", "e2"]) == [False, True, False]
+            await live.update_tiles([TileUpdate(KEY, {"app": "maths"}, {"n": 1})])
+            assert await live.read_tiles([KEY]) == [Tile({"app": "maths", "n": "2"}, None)]
+    finally:
+        await delete_namespace(namespace)
 
 
 async def test_memory_sweeps_expired_entries_at_most_once_a_second(clock: FakeClock) -> None:
