@@ -362,7 +362,7 @@ class Teacher:
 
     async def _reopen_when_closed(self, sock: LightSocket) -> None:
         """A closed socket (the server dropping a slow client) is an ended stream too."""
-        await sock.closed
+        await asyncio.shield(sock.closed)  # cancelling this task must not cancel the future
         self.ended += 1
         if len(self.reasons) < 3:
             self.reasons.append(f"socket closed with code {sock.close_code}")
@@ -415,6 +415,10 @@ def log_problems(server: Server) -> None:
     unexpected = Counter(m.group(1) for m in UNEXPECTED.finditer(text))
     if trouble or unexpected:
         print(f"  ! server log: {trouble or ''} unexpected errors {dict(unexpected)}")
+    for name in unexpected:  # the first message of each kind (the traceback's last line)
+        first = re.search(rf"^[\w.]*{name}: (.*)$", text, re.MULTILINE)
+        if first:
+            print(f"    {name}: {first.group(1)[:300]}")
 
 
 # --- phases ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from redis.asyncio.retry import Retry
 IO_TIMEOUT = 5.0
 #: Connections per client; more concurrent calls wait their turn (up to IO_TIMEOUT) instead of
 #: failing at once, as redis-py's default pool does when every connection is busy.
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 128
 
 
 def redis_client(url: str, *, client_name: str | None, retry: Retry) -> Redis:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.errors import InvalidInput, NotAuthenticated
+from app.errors import InvalidInput, NotAuthenticated, Unavailable
 from realtime import channels
+from realtime.broker import BrokerUnavailable
 from realtime.events import Activity, encode_activities
-from realtime.live_state import TileUpdate
+from realtime.live_state import LiveStateUnavailable, TileUpdate
 from resolvers import access
 from resolvers.context import Context
 from resolvers.device_state import DeviceState
@@ -24,7 +26,10 @@ from resolvers.history import HistoryRow
 from resolvers.policy import Verdict, judge
 from resolvers.safeguarding import alerts as safeguarding_alerts
 
+log = logging.getLogger(__name__)
 MAX_EVENTS = 100
+#: What a device is told when the live state or broker is down: it sends the events again.
+UNAVAILABLE = "The live classroom is unavailable; send these events again later."
 MAX_THUMBNAIL = 64 * 1024
 MAX_AGE = timedelta(days=7)
 MAX_SKEW = timedelta(minutes=5)
@@ -130,6 +135,19 @@ async def report_activity(ctx: Context, events: Sequence[ActivityInput]) -> list
     if state is None:
         raise NotAuthenticated("This device has been revoked.")
     now = services.now()
+    try:
+        return await _accept(ctx, state, events, now)
+    except (LiveStateUnavailable, BrokerUnavailable) as exc:
+        # Expected while Redis is down (readiness says so too): the agent keeps the events and
+        # sends them again, so tell it to, instead of "Unexpected error" and a traceback each.
+        log.warning("activity not accepted: %s", exc)
+        raise Unavailable(UNAVAILABLE) from exc
+
+
+async def _accept(
+    ctx: Context, state: DeviceState, events: Sequence[ActivityInput], now: datetime
+) -> list[EventResult]:
+    services = ctx.services
     problems = [_problem(e, now) for e in events]
     valid = [e for e, p in zip(events, problems, strict=True) if p is None]
     key = device_key(state.school_id, state.device_id)

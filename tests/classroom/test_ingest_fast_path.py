@@ -361,18 +361,40 @@ async def test_an_unexpected_failure_is_masked_and_logged_the_same_on_both_paths
     slow, quick = await a_room(harness)
 
     async def broken(updates: Any) -> None:
-        raise LiveStateUnavailable("simulated outage")
+        raise RuntimeError("a bug")
 
     monkeypatch.setattr(harness.services.live, "update_tiles", broken)
     caplog.set_level(logging.ERROR, logger="pupil_progress.graphql")
     sent = report(event("URL_VISIT", clock.now, event_id="lost", url="https://example.com/"))
     # when / then: "Unexpected error." at the field, nothing of the cause
-    await compare(harness, slow, quick, [Case("live store down", sent, fast=True)])
+    await compare(harness, slow, quick, [Case("a bug", sent, fast=True)])
     logged = [r for r in caplog.records if r.name == "pupil_progress.graphql"]
     assert [r.getMessage() for r in logged] == [
-        "unexpected error at ['reportActivity']: LiveStateUnavailable"
+        "unexpected error at ['reportActivity']: RuntimeError"
     ] * 2
     # then: the ids were released on both paths, so the resend is accepted on both
+    monkeypatch.undo()
+    [answer] = await compare(harness, slow, quick, [Case("resent", sent, fast=True)])
+    assert '"status":"ACCEPTED"' in answer
+
+
+@TRANSPORTS
+async def test_a_live_store_outage_tells_the_device_to_send_again_on_both_paths(
+    harness: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the live store is down once the ids are claimed
+    slow, quick = await a_room(harness)
+
+    async def down(updates: Any) -> None:
+        raise LiveStateUnavailable("simulated outage")
+
+    monkeypatch.setattr(harness.services.live, "update_tiles", down)
+    sent = report(event("URL_VISIT", clock.now, event_id="later", url="https://example.com/"))
+    # when / then: UNAVAILABLE with what to do, the same on both paths
+    [answer] = await compare(harness, slow, quick, [Case("live store down", sent, fast=True)])
+    assert '"code":"UNAVAILABLE"' in answer.replace(" ", "")
+    assert "send these events again later" in answer
+    # then: the ids were released, so the resend is accepted once the store is back
     monkeypatch.undo()
     [answer] = await compare(harness, slow, quick, [Case("resent", sent, fast=True)])
     assert '"status":"ACCEPTED"' in answer
