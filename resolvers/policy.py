@@ -82,12 +82,17 @@ class RuleSet:
         }
 
     def matches_host(self, host: str) -> str | None:
-        for domain in self.domains:
-            if host == domain or host.endswith(f".{domain}"):
-                return domain
+        # The host and each parent domain, not each rule: a list may hold hundreds of sites.
+        name = host
+        while name:
+            if name in self.domains:
+                return name
+            name = name.partition(".")[2]
         return None
 
     def matches_url(self, url: str) -> str | None:
+        if not (self.domains or self.url_prefixes):
+            return None  # most sets most of the time: no lesson, no school list
         host = normalise_domain(url)
         domain = self.matches_host(host) if host else None
         if domain is not None:
