@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from graphql import (
     ASTValidationRule,
@@ -245,8 +245,7 @@ class SchemaExecutor(StrawberryGraphQLCoreExecutionContext):
         at 750 events/s, and garbage collections of half a second). An event's own memos still
         serve every object within it.
         """
-        executor = super().build_per_event_executor(payload)
-        assert isinstance(executor, SchemaExecutor)
+        executor = cast(SchemaExecutor, super().build_per_event_executor(payload))  # a copy
         executor._relevant_sub_fields = {}
         executor._stream_usages = RefMap()
         executor._plans = {}
