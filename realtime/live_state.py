@@ -1,5 +1,6 @@
 """Live classroom tiles and event de-duplication shared by every process, in batches."""
 
+import asyncio
 import math
 import re
 import time
@@ -17,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
-from realtime.redis_client import redis_client
+from realtime.redis_client import Autopipeline, redis_client
 
 # Memory mode is bounded without a background task: expired entries are swept at most once per
 # SWEEP_INTERVAL; past MAX_SEEN the oldest ids are forgotten (a duplicate may pass, none is lost).
@@ -168,6 +169,7 @@ class RedisStore:
     def __init__(self, url: str, client_name: str | None = None) -> None:
         self._url, self._client_name = url, client_name  # the URL may hold a password: never log it
         self._client: Redis | None = None
+        self._calls: Autopipeline | None = None
         self._claim: AsyncScript | None = None
         self._write: AsyncScript | None = None
 
@@ -177,6 +179,7 @@ class RedisStore:
         # script Redis does not know yet is loaded and sent again: it never ran.)
         client = redis_client(self._url, client_name=self._client_name, retry=Retry(NoBackoff(), 0))
         self._client = client
+        self._calls = Autopipeline(client)
         self._claim = client.register_script(CLAIM_SCRIPT)
         self._write = client.register_script(WRITE_SCRIPT)
         try:
@@ -187,10 +190,15 @@ class RedisStore:
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        self._claim = self._write = None
+        self._calls = self._claim = self._write = None
         if client is not None:
             with suppress(RedisError, OSError):
                 await client.aclose()
+
+    @property
+    def batches(self) -> int:
+        """Pipelines the ingest calls went out in (a test checks that they share them)."""
+        return self._calls.batches if self._calls is not None else 0
 
     async def ping(self) -> None:
         pipe = self._pipeline()
@@ -200,25 +208,20 @@ class RedisStore:
     async def claim(self, keys: list[str], ttl: float) -> list[bool]:
         if not keys:
             return []
-        claim = self._script(self._claim)
+        calls, claim = self._scripts(self._claim)
         # A repeat within the batch finds the key its first SET made.
-        flags = await self._run(claim(keys=keys, args=[round(ttl * 1000)]), "SET NX")
+        flags = await self._run(calls.script(claim, keys, [round(ttl * 1000)]), "SET NX")
         return [bool(flag) for flag in flags]
 
     async def write(self, writes: list[_Write], tile_ttl: float, thumbnail_ttl: float) -> None:
-        script = self._script(self._write)
+        calls, script = self._scripts(self._write)
         ttls = (round(tile_ttl * 1000), round(thumbnail_ttl * 1000))
-        calls = [
-            ([key, thumbnail_key], [*ttls, *_write_args(update)])
+        # Each script is atomic for its tile; the calls of one turn share a round trip.
+        pending = [
+            calls.script(script, [key, thumbnail_key], [*ttls, *_write_args(update)])
             for key, thumbnail_key, update in writes
         ]
-        if len(calls) == 1:  # the ingest path: one tile per report
-            await self._run(script(*calls[0]), "tile update")
-            return
-        pipe = self._pipeline()  # each script is atomic for its tile; one round trip for all
-        for keys, args in calls:
-            await script(keys, args, client=pipe)
-        await self._execute(pipe, "tile update")
+        await self._run(asyncio.gather(*pending), "tile update")
 
     async def read(self, keys: list[str], thumb_keys: list[str]) -> list[Tile | None]:
         pipe = self._pipeline()
@@ -242,11 +245,10 @@ class RedisStore:
             raise LiveStateUnavailable("live state is not open")
         return self._client.pipeline(transaction=False)
 
-    @staticmethod
-    def _script(script: AsyncScript | None) -> AsyncScript:
-        if script is None:
+    def _scripts(self, script: AsyncScript | None) -> tuple[Autopipeline, AsyncScript]:
+        if self._calls is None or script is None:
             raise LiveStateUnavailable("live state is not open")
-        return script
+        return self._calls, script
 
     @classmethod
     async def _execute(cls, pipe: Pipeline, what: str) -> list[Any]:

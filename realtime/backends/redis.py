@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.backends.base import BackendUnavailable
-from realtime.redis_client import IO_TIMEOUT, redis_client
+from realtime.redis_client import IO_TIMEOUT, Autopipeline, redis_client
 
 # Never 0.0 (the redis-py default): polling get_message() then spins the CPU (redis-py#3208).
 READ_TIMEOUT = 1.0
@@ -30,6 +30,7 @@ class RedisBackend:
         self._url = url  # may hold a password: never put it in a message
         self._client_name = client_name
         self._client: Redis | None = None
+        self._calls: Autopipeline | None = None
         self._sub_client: Redis | None = None
         self._pubsub: PubSub | None = None
         self._channels: set[str] = set()
@@ -49,6 +50,7 @@ class RedisBackend:
         self._client = self._make_client(
             Retry(ExponentialWithJitterBackoff(cap=0.25, base=0.01), 2)
         )
+        self._calls = Autopipeline(self._client)
         # The PubSub must not: redis-py would reconnect and resubscribe silently, hiding the
         # messages lost in the gap. It fails loudly and the broker reconnects instead.
         self._sub_client = self._make_client(Retry(NoBackoff(), 0, supported_errors=()))
@@ -65,6 +67,7 @@ class RedisBackend:
     async def disconnect(self) -> None:
         pubsub, sub_client, client = self._pubsub, self._sub_client, self._client
         self._pubsub = self._sub_client = self._client = None
+        self._calls = None
         self._channels.clear()
         self._fail_confirmations("disconnected")
         self._wakeup.set()
@@ -106,22 +109,13 @@ class RedisBackend:
             raise self._lost(f"UNSUBSCRIBE failed: {_describe(exc)}") from exc
 
     async def publish(self, channel: str, data: bytes) -> None:
-        client = self._require_client()
-        try:
-            await client.publish(channel, data)
-        except _LOST as exc:
-            raise BackendUnavailable(f"PUBLISH failed: {_describe(exc)}") from exc
+        await self.publish_many([(channel, data)])
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        if len(messages) == 1:  # the usual report (one group): no pipeline to build
-            await self.publish(*messages[0])
-            return
-        client = self._require_client()
+        calls = self._require_calls()
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for channel, data in messages:
-                    pipe.publish(channel, data)
-                await pipe.execute()
+            # The publishes of one turn (every report in it) share a pipeline.
+            await asyncio.gather(*(calls.command("PUBLISH", c, d) for c, d in messages))
         except _LOST as exc:
             raise BackendUnavailable(f"PUBLISH failed: {_describe(exc)}") from exc
 
@@ -180,6 +174,11 @@ class RedisBackend:
         if self._client is None:
             raise BackendUnavailable("not connected to Redis")
         return self._client
+
+    def _require_calls(self) -> Autopipeline:
+        if self._calls is None:
+            raise BackendUnavailable("not connected to Redis")
+        return self._calls
 
     def _require_pubsub(self) -> PubSub:
         if self._broken is not None:

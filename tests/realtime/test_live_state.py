@@ -407,6 +407,46 @@ async def test_redis_forgetting_the_scripts_loses_no_write(namespace: str) -> No
         await delete_namespace(namespace)
 
 
+async def test_redis_calls_of_one_turn_share_one_round_trip(namespace: str) -> None:
+    # given
+    url = await reachable_redis_url()
+    try:
+        async with LiveState.from_url(url, namespace=namespace) as live:
+            store = live.store
+            assert isinstance(store, RedisStore)
+            await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
+            sent = store.batches
+            # when fifty reports claim their ids in the same turn of the event loop
+            flags = await asyncio.gather(
+                *(live.first_seen(f"school:7:device:{n}", ["e1", "e1"]) for n in range(50))
+            )
+            # then each has its own answer, and all went in one pipeline
+            assert flags == [[True, False]] * 50
+            assert store.batches - sent == 1
+    finally:
+        await delete_namespace(namespace)
+
+
+async def test_redis_a_failing_call_fails_only_its_caller(namespace: str) -> None:
+    # given a tile with a text field
+    url = await reachable_redis_url()
+    try:
+        async with LiveState.from_url(url, namespace=namespace) as live:
+            await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
+            # when, in the same pipeline, one call increments that text and another claims ids
+            bad, good = await asyncio.gather(
+                live.update_tiles([TileUpdate(KEY, {}, {"app": 1})]),
+                live.first_seen(DEVICE, ["e9"]),
+                return_exceptions=True,
+            )
+            # then only the bad call fails, and says why
+            assert isinstance(bad, ValueError)
+            assert "not an integer" in str(bad)
+            assert good == [True]
+    finally:
+        await delete_namespace(namespace)
+
+
 async def test_memory_sweeps_expired_entries_at_most_once_a_second(clock: FakeClock) -> None:
     # given
     store = MemoryStore(clock=clock)
