@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from app.ws.connection import WRITER_TURN_AT
 from realtime import channels
 from realtime.broker import BrokerError
 from resolvers.context import Context
+from schema import hardening_rules
+from schema.classroom.activity_document import ActivityDocuments
 from schema.common import parse_int_id
 
 if TYPE_CHECKING:
@@ -116,6 +119,15 @@ class Cohorts:
         self.hub = hub
         self._cohorts: dict[tuple[Any, ...], Cohort] = {}
         self.deliveries = 0
+        limits = hub.services.settings.limits
+        #: The usual documents, answered without GraphQL execution (the same bytes).
+        self.activity = ActivityDocuments(
+            hub.schema,
+            dumps=frames.dumps,
+            max_chars=limits.max_query_chars,
+            max_tokens=limits.max_tokens,
+            rules=hardening_rules(limits, introspection=False),
+        )
 
     async def join(
         self,
@@ -180,21 +192,19 @@ class Cohorts:
     async def _run(self, cohort: Cohort) -> None:
         guard = asyncio.create_task(self._guard(cohort))
         try:
-            stream = await self.hub.schema.stream(
-                cohort.query,
-                variable_values=cohort.variables,
-                context_value=cohort.context,
-                operation_name=cohort.name,
-            )
+            stream = await self._results(cohort)
             async with contextlib.aclosing(stream):
                 async for result in stream:
-                    errors = [dict(e.formatted) for e in getattr(result, "errors", None) or []]
-                    if isinstance(result, PreExecutionError) or (
-                        errors and getattr(result, "data", None) is None
-                    ):
-                        self._end_all(cohort, functools.partial(_error_frame, errors=errors))
-                        return
-                    payload = frames.dumps(frames.result_payload(result))
+                    if isinstance(result, str):
+                        payload = result
+                    else:
+                        errors = [dict(e.formatted) for e in getattr(result, "errors", None) or []]
+                        if isinstance(result, PreExecutionError) or (
+                            errors and getattr(result, "data", None) is None
+                        ):
+                            self._end_all(cohort, functools.partial(_error_frame, errors=errors))
+                            return
+                        payload = frames.dumps(frames.result_payload(result))
                     if await self._deliver(cohort, payload) >= WRITER_TURN_AT:
                         await asyncio.sleep(0)  # let the writers drain (WRITER_TURN_AT)
             self._end_all(cohort, frames.complete_frame)
@@ -208,6 +218,19 @@ class Cohorts:
             guard.cancel()
             if self._cohorts.get(cohort.key) is cohort:
                 del self._cohorts[cohort.key]
+
+    async def _results(self, cohort: Cohort) -> AsyncGenerator[str | Any, None]:
+        """The cohort's payload texts (or results, where they carry errors): straight from the
+        use case for the usual documents, else through GraphQL."""
+        shape = self.activity.shape(cohort.query, cohort.name)
+        if shape is not None:
+            return self.activity.stream(shape, cohort.context, cohort.group_id)
+        return await self.hub.schema.stream(
+            cohort.query,
+            variable_values=cohort.variables,
+            context_value=cohort.context,
+            operation_name=cohort.name,
+        )
 
     async def _deliver(self, cohort: Cohort, payload: str) -> int:
         """Push the event to every member still allowed; the longest outbox after it."""
