@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +22,7 @@ from resolvers.invalidation import SchoolListeners
 from resolvers.lessons import active_lessons_query
 from resolvers.policy import Policy, effective_policy
 
+log = logging.getLogger(__name__)
 #: Cached device state lives at most this long, so a missed pub/sub message heals by itself.
 CACHE_SECONDS = 60.0
 
@@ -51,26 +56,43 @@ class DeviceDirectory:
     """Per-process cache of device -> school, learner, groups and policy.
 
     Invalidated by ``policy.changed`` events of the device's school and by the lesson's end
-    time; otherwise refreshed every minute, so a missed message heals by itself.
+    time; otherwise reloaded in the background about every minute, so a missed message heals
+    by itself.
     """
 
     def __init__(self, broker: Broker, now: Callable[[], datetime]) -> None:
         self._now = now
         self._states: dict[int, DeviceState] = {}
         self._listeners = SchoolListeners(broker, channels.policy, self._invalidate, self._lost)
+        #: Background refreshes of expired states, one per device at a time.
+        self._refreshing: dict[int, asyncio.Task[object]] = {}
+        #: Bumped by every invalidation: a load that started before one is not kept.
+        self._generation = 0
 
     async def get(self, device_id: int) -> DeviceState | None:
         state = self._states.get(device_id)
-        ends = state.policy.ends_at if state is not None else None
-        if (
-            state is not None
-            and state.expires > time.monotonic()
-            and (ends is None or ends > self._now())
-        ):
-            return state
-        return await self.refresh(device_id)
+        if state is None:
+            return await self.refresh(device_id)
+        ends = state.policy.ends_at
+        if ends is not None and ends <= self._now():
+            return await self.refresh(device_id)  # the lesson is over: its rules must go now
+        if state.expires <= time.monotonic() and device_id not in self._refreshing:
+            # Expiry only heals a missed invalidation: keep answering from the state while it
+            # reloads, so that devices loaded together (a class at 9:00) do not queue their
+            # reports behind thousands of reloads together a minute later.
+            task = asyncio.create_task(self.refresh(device_id))
+            self._refreshing[device_id] = task
+            task.add_done_callback(functools.partial(self._refreshed, device_id))
+        return state
+
+    def _refreshed(self, device_id: int, task: asyncio.Task[object]) -> None:
+        self._refreshing.pop(device_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            # The state stays expired, so the next report tries again: say why it failed.
+            log.warning("reloading device %s failed: %r", device_id, task.exception())
 
     async def refresh(self, device_id: int) -> DeviceState | None:
+        generation = self._generation
         device = await Device.get_or_none(id=device_id, revoked_at__isnull=True)
         if device is None:
             self._states.pop(device_id, None)
@@ -82,7 +104,8 @@ class DeviceDirectory:
             )
         now = self._now()
         policy = await load_policy(device.school_id, groups, now)
-        ttl = CACHE_SECONDS
+        # Spread over the last quarter of the period: states loaded together expire apart.
+        ttl = CACHE_SECONDS * random.uniform(0.75, 1.0)  # noqa: S311 - not for security
         if policy.ends_at is not None:
             ttl = min(ttl, max(0.0, (policy.ends_at - now).total_seconds()))
         state = DeviceState(
@@ -93,11 +116,13 @@ class DeviceDirectory:
             policy,
             time.monotonic() + ttl,
         )
-        self._states[device_id] = state
+        if generation == self._generation:  # else read before a change: use it, don't keep it
+            self._states[device_id] = state
         self._listeners.watch(device.school_id)
         return state
 
     def forget(self, school_id: int, groups: frozenset[int] = frozenset()) -> None:
+        self._generation += 1
         for device_id, state in list(self._states.items()):
             if state.school_id == school_id and (not groups or groups & state.group_ids):
                 del self._states[device_id]
@@ -113,6 +138,9 @@ class DeviceDirectory:
         self.forget(school_id)
 
     async def aclose(self) -> None:
+        for task in list(self._refreshing.values()):
+            task.cancel()
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
         await self._listeners.aclose()
         self._states.clear()
 
