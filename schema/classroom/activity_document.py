@@ -55,6 +55,7 @@ from strawberry.types.field import StrawberryField
 
 from resolvers import classroom
 from resolvers.context import Context
+from schema.classroom.report_document import sole_operation
 from schema.classroom.teacher import ClassroomSubscription
 from schema.classroom.types import ClassroomActivity
 from schema.extensions import AUDITED_PLAIN_FIELDS, should_mask_error
@@ -155,15 +156,8 @@ class ActivityDocuments:
         return shape
 
     def _match(self, document: DocumentNode, operation_name: str | None) -> ActivityShape | None:
-        if len(document.definitions) != 1:
-            return None
-        operation = document.definitions[0]
-        if (
-            not isinstance(operation, OperationDefinitionNode)
-            or operation.operation is not OperationType.SUBSCRIPTION
-            or operation.directives
-            or len(operation.selection_set.selections) != 1
-        ):
+        operation = sole_operation(document, OperationType.SUBSCRIPTION)
+        if operation is None:
             return None
         if operation_name is not None and (
             operation.name is None or operation.name.value != operation_name

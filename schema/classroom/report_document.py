@@ -86,21 +86,29 @@ def recognise(schema: GraphQLSchema, query: str, max_tokens: int) -> ReportShape
     return shape
 
 
+def sole_operation(document: DocumentNode, kind: OperationType) -> OperationDefinitionNode | None:
+    """The document's only definition, if it is an operation of ``kind`` without directives
+    selecting one root field."""
+    if len(document.definitions) != 1:
+        return None
+    operation = document.definitions[0]
+    if (
+        not isinstance(operation, OperationDefinitionNode)
+        or operation.operation is not kind
+        or operation.directives
+        or len(operation.selection_set.selections) != 1
+    ):
+        return None
+    return operation
+
+
 class _Matcher:
     def __init__(self, schema: GraphQLSchema) -> None:
         self._graphql = schema
 
     def match(self, document: DocumentNode) -> ReportShape | None:
-        if len(document.definitions) != 1:
-            return None
-        operation = document.definitions[0]
-        if (
-            not isinstance(operation, OperationDefinitionNode)
-            or operation.operation is not OperationType.MUTATION
-            or operation.directives
-            or len(operation.variable_definitions or ()) != 1
-            or len(operation.selection_set.selections) != 1
-        ):
+        operation = sole_operation(document, OperationType.MUTATION)
+        if operation is None or len(operation.variable_definitions or ()) != 1:
             return None
         definition = (operation.variable_definitions or ())[0]
         declared = definition.type
@@ -185,4 +193,12 @@ def _plain_field(node: FieldNode, name: str) -> bool:
     return node.name.value == name and node.alias is None and not node.directives
 
 
-__all__ = ["EXPECTED_TYPES", "FIELD", "Leaves", "ReportShape", "recognise", "schema_as_expected"]
+__all__ = [
+    "EXPECTED_TYPES",
+    "FIELD",
+    "Leaves",
+    "ReportShape",
+    "recognise",
+    "schema_as_expected",
+    "sole_operation",
+]

@@ -5,7 +5,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Protocol
 
 import pytest
@@ -89,6 +89,17 @@ async def delete_namespace(namespace: str) -> None:
         keys = [key async for key in client.scan_iter(match=f"{namespace}:*")]
         if keys:
             await client.delete(*keys)
+
+
+@asynccontextmanager
+async def redis_live(namespace: str, **options: float) -> AsyncIterator[LiveState]:
+    """A live state on the test Redis; its keys are deleted afterwards."""
+    url = await reachable_redis_url()
+    try:
+        async with LiveState.from_url(url, namespace=namespace, **options) as live:
+            yield live
+    finally:
+        await delete_namespace(namespace)
 
 
 async def reachable_redis_url() -> str:
@@ -371,80 +382,64 @@ async def test_unreachable_redis_is_unavailable_at_once() -> None:
 
 async def test_redis_keys_follow_the_documented_layout(namespace: str) -> None:
     # given
-    url = await reachable_redis_url()
-    try:
-        async with LiveState.from_url(url, namespace=namespace, tile_ttl=60) as live:
-            # when
-            await live.update_tiles([TileUpdate(KEY, {"app": "docs"}, thumbnail=PNG)])
-            await live.first_seen(DEVICE, ["e1"])
-            # then: each with its TTL, and the thumbnail outside the tile hash
-            async with admin_client() as client:
-                assert await client.type(f"{namespace}:live:v1:{KEY}") == b"hash"
-                assert await client.hgetall(f"{namespace}:live:v1:{KEY}") == {b"app": b"docs"}
-                assert 0 < await client.pttl(f"{namespace}:live:v1:{KEY}") <= 60_000
-                assert await client.get(f"{namespace}:thumb:v1:{KEY}") == PNG
-                assert 0 < await client.pttl(f"{namespace}:thumb:v1:{KEY}") <= 600_000
-                assert 0 < await client.pttl(f"{namespace}:seen:v1:{DEVICE}:e1") <= 86_400_000
-    finally:
-        await delete_namespace(namespace)
+    async with redis_live(namespace, tile_ttl=60) as live:
+        # when
+        await live.update_tiles([TileUpdate(KEY, {"app": "docs"}, thumbnail=PNG)])
+        await live.first_seen(DEVICE, ["e1"])
+        # then: each with its TTL, and the thumbnail outside the tile hash
+        async with admin_client() as client:
+            assert await client.type(f"{namespace}:live:v1:{KEY}") == b"hash"
+            assert await client.hgetall(f"{namespace}:live:v1:{KEY}") == {b"app": b"docs"}
+            assert 0 < await client.pttl(f"{namespace}:live:v1:{KEY}") <= 60_000
+            assert await client.get(f"{namespace}:thumb:v1:{KEY}") == PNG
+            assert 0 < await client.pttl(f"{namespace}:thumb:v1:{KEY}") <= 600_000
+            assert 0 < await client.pttl(f"{namespace}:seen:v1:{DEVICE}:e1") <= 86_400_000
 
 
 async def test_redis_forgetting_the_scripts_loses_no_write(namespace: str) -> None:
     # given a live state that has used its scripts
-    url = await reachable_redis_url()
-    try:
-        async with LiveState.from_url(url, namespace=namespace) as live:
-            await live.first_seen(DEVICE, ["e1"])
-            await live.update_tiles([TileUpdate(KEY, {"app": "docs"}, {"n": 1})])
-            # when Redis forgets them (a restart, SCRIPT FLUSH)
-            async with admin_client() as client:
-                await client.script_flush()
-            # then each call loads its script again and applies once
-            assert await live.first_seen(DEVICE, ["e1", "e2", "e2"]) == [False, True, False]
-            await live.update_tiles([TileUpdate(KEY, {"app": "maths"}, {"n": 1})])
-            assert await live.read_tiles([KEY]) == [Tile({"app": "maths", "n": "2"}, None)]
-    finally:
-        await delete_namespace(namespace)
+    async with redis_live(namespace) as live:
+        await live.first_seen(DEVICE, ["e1"])
+        await live.update_tiles([TileUpdate(KEY, {"app": "docs"}, {"n": 1})])
+        # when Redis forgets them (a restart, SCRIPT FLUSH)
+        async with admin_client() as client:
+            await client.script_flush()
+        # then each call loads its script again and applies once
+        assert await live.first_seen(DEVICE, ["e1", "e2", "e2"]) == [False, True, False]
+        await live.update_tiles([TileUpdate(KEY, {"app": "maths"}, {"n": 1})])
+        assert await live.read_tiles([KEY]) == [Tile({"app": "maths", "n": "2"}, None)]
 
 
 async def test_redis_calls_of_one_turn_share_one_round_trip(namespace: str) -> None:
     # given
-    url = await reachable_redis_url()
-    try:
-        async with LiveState.from_url(url, namespace=namespace) as live:
-            store = live.store
-            assert isinstance(store, RedisStore)
-            await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
-            sent = store.batches
-            # when fifty reports claim their ids in the same turn of the event loop
-            flags = await asyncio.gather(
-                *(live.first_seen(f"school:7:device:{n}", ["e1", "e1"]) for n in range(50))
-            )
-            # then each has its own answer, and all went in one pipeline
-            assert flags == [[True, False]] * 50
-            assert store.batches - sent == 1
-    finally:
-        await delete_namespace(namespace)
+    async with redis_live(namespace) as live:
+        store = live.store
+        assert isinstance(store, RedisStore)
+        await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
+        sent = store.batches
+        # when fifty reports claim their ids in the same turn of the event loop
+        flags = await asyncio.gather(
+            *(live.first_seen(f"school:7:device:{n}", ["e1", "e1"]) for n in range(50))
+        )
+        # then each has its own answer, and all went in one pipeline
+        assert flags == [[True, False]] * 50
+        assert store.batches - sent == 1
 
 
 async def test_redis_a_failing_call_fails_only_its_caller(namespace: str) -> None:
     # given a tile with a text field
-    url = await reachable_redis_url()
-    try:
-        async with LiveState.from_url(url, namespace=namespace) as live:
-            await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
-            # when, in the same pipeline, one call increments that text and another claims ids
-            bad, good = await asyncio.gather(
-                live.update_tiles([TileUpdate(KEY, {}, {"app": 1})]),
-                live.first_seen(DEVICE, ["e9"]),
-                return_exceptions=True,
-            )
-            # then only the bad call fails, and says why
-            assert isinstance(bad, ValueError)
-            assert "not an integer" in str(bad)
-            assert good == [True]
-    finally:
-        await delete_namespace(namespace)
+    async with redis_live(namespace) as live:
+        await live.update_tiles([TileUpdate(KEY, {"app": "docs"})])
+        # when, in the same pipeline, one call increments that text and another claims ids
+        bad, good = await asyncio.gather(
+            live.update_tiles([TileUpdate(KEY, {}, {"app": 1})]),
+            live.first_seen(DEVICE, ["e9"]),
+            return_exceptions=True,
+        )
+        # then only the bad call fails, and says why
+        assert isinstance(bad, ValueError)
+        assert "not an integer" in str(bad)
+        assert good == [True]
 
 
 async def test_memory_sweeps_expired_entries_at_most_once_a_second(clock: FakeClock) -> None:
