@@ -80,30 +80,63 @@ class Limits:
 
 
 _DEFAULT_SENDER = "Pupil Progress <alerts@pupil-progress.invalid>"
+#: The port of SMTP submission over implicit TLS (RFC 8314), where STARTTLS cannot work.
+IMPLICIT_TLS_PORT = 465
+
+
+class SmtpTls(Enum):
+    """How the connection to the SMTP server is protected (``PP_SMTP_TLS``)."""
+
+    STARTTLS = "starttls"  # plain connection upgraded before login (port 587)
+    IMPLICIT = "implicit"  # TLS from the first byte (port 465)
+    NONE = "none"  # a local relay only
 
 
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
-    """The SMTP server alert emails go through (``PP_SMTP_*``); no host means no email."""
+    """The SMTP server every outgoing email goes through (``PP_SMTP_*``); no host, no email."""
 
     host: str | None = None
     port: int = 587
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     sender: str = _DEFAULT_SENDER
+    #: The older switch (``PP_SMTP_STARTTLS``), used when ``tls`` is not given.
     starttls: bool = True
     timeout_seconds: float = 10.0
+    tls: SmtpTls | None = None
+
+    @property
+    def security(self) -> SmtpTls:
+        if self.tls is not None:
+            return self.tls
+        return SmtpTls.STARTTLS if self.starttls else SmtpTls.NONE
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> SmtpSettings:
+        port = _int(env, "PP_SMTP_PORT", 587)
         return cls(
             host=env.get("PP_SMTP_HOST", "").strip() or None,
-            port=_int(env, "PP_SMTP_PORT", 587),
+            port=port,
             user=env.get("PP_SMTP_USER") or None,
             password=env.get("PP_SMTP_PASSWORD") or None,
             sender=env.get("PP_SMTP_FROM", "").strip() or _DEFAULT_SENDER,
             starttls=_flag(env, "PP_SMTP_STARTTLS", default=True),
+            tls=_smtp_tls(env, port),
         )
+
+
+def _smtp_tls(env: Mapping[str, str], port: int) -> SmtpTls | None:
+    raw = env.get("PP_SMTP_TLS", "").strip().lower()
+    if not raw:
+        # Port 465 speaks TLS from the first byte: STARTTLS there could only time out.
+        return SmtpTls.IMPLICIT if port == IMPLICIT_TLS_PORT else None
+    try:
+        return SmtpTls(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"PP_SMTP_TLS must be starttls, implicit or none, not {raw!r}."
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +156,7 @@ class Settings:
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 60 * 60
     limits: Limits = field(default_factory=Limits)
-    #: Outgoing mail for safeguarding alerts; without a host, alerts reach the feed only.
+    #: Outgoing mail (alerts, staff invitations, password resets); without a host, none is sent.
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @classmethod
@@ -203,4 +236,4 @@ def _master_key_text(env: Mapping[str, str]) -> str | None:
         ) from None
 
 
-__all__ = ["DEMO_PASSWORD", "Limits", "Mode", "Settings", "SmtpSettings"]
+__all__ = ["DEMO_PASSWORD", "Limits", "Mode", "Settings", "SmtpSettings", "SmtpTls"]

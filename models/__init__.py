@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "models.safeguarding",
     "models.alert_routing",
     "models.roster",
+    "models.credentials",
 ]
 
 __all__ = ["MODEL_MODULES"]

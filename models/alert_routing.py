@@ -88,6 +88,10 @@ class WebhookEndpoint(Model):
     url = fields.CharField(max_length=2048)
     #: AES-GCM envelope of the signing secret, never plaintext.
     secret_enc = fields.BinaryField()
+    #: The secret the last rotation replaced, sealed the same way.
+    #: It signs too until the grace period after ``rotated_at`` ends, so receivers can switch.
+    previous_secret_enc = fields.BinaryField(null=True)
+    rotated_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

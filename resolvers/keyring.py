@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Final, Literal, TypeAlias
 
@@ -182,8 +183,11 @@ class Keyring:
         keys = await self._keys(school_id)
         return blind_index(_column_key(keys.index, column), value)
 
-    async def rotate_data_key(self, school_id: int) -> int:
-        """Start writing with a new data key version; old versions still decrypt."""
+    async def rotate_data_key(self, school_id: int, now: datetime | None = None) -> int:
+        """Start writing with a new data key version; old versions still decrypt.
+
+        ``now`` stamps the version on the caller's clock, the one its retirement is timed by.
+        """
         kek = self.masters.current
         async with in_transaction():
             latest = (
@@ -193,13 +197,16 @@ class Keyring:
             )
             version = (latest.version if latest else 0) + 1
             await SchoolKey.filter(school_id=school_id, purpose=DATA).update(active=False)
-            await SchoolKey.create(
+            row = SchoolKey(
                 school_id=school_id,
                 purpose=DATA,
                 version=version,
                 wrapped_key=kek.wrap(new_data_key()),
                 kek_id=kek.key_id,
             )
+            if now is not None:
+                row.created_at = now
+            await row.save()
         self.forget(school_id)
         return version
 
@@ -215,8 +222,10 @@ class Keyring:
             changed += 1
         return changed
 
-    async def retire_unused(self, school_id: int, keep_version: int) -> None:
-        await SchoolKey.filter(school_id=school_id, purpose=DATA, version__lt=keep_version).delete()
+    async def retire(self, school_id: int, versions: list[int]) -> None:
+        """Delete these data-key versions: nothing may be sealed with them any more."""
+        if versions:
+            await SchoolKey.filter(school_id=school_id, purpose=DATA, version__in=versions).delete()
         self.forget(school_id)
 
 

@@ -13,23 +13,41 @@ from typing import Any
 from tortoise.models import Model
 
 from app.security.crypto import FieldContext, envelope_key_version
+from models.alert_routing import WebhookEndpoint
 from models.classroom import ActivityRecord
 from models.learners import Learner
+from models.markbook import AchievementRecord, BehaviourRecord
+from models.safeguarding import Alert, AlertAction
 from models.schools import School, SchoolKey
 from resolvers.audit import Entry
 from resolvers.context import Services
 from resolvers.ingest import ENCRYPTED_HISTORY
 from resolvers.keyring import CACHE_SECONDS, DATA
 from resolvers.learners import ENCRYPTED
+from resolvers.safeguarding.evidence import ACTION_TABLE, ALERT_TABLE, EVIDENCE
+from resolvers.safeguarding.webhook_secrets import WEBHOOK_TABLE
 
 #: Longer than any process caches keys, so no one still writes with a retired version.
 RETIRE_AFTER = timedelta(seconds=2 * CACHE_SECONDS)
 
 
-#: Every encrypted column: (model, table name in the associated data, columns).
-SEALED: tuple[tuple[type[Model], str, tuple[str, ...]], ...] = (
+_Sealed = tuple[tuple[type[Model], str, tuple[str, ...]], ...]
+
+#: Every encrypted column that rotation rewrites: (model, table name in the associated data,
+#: columns). A test checks that, with KEPT, this names every encrypted column of every model.
+SEALED: _Sealed = (
     (Learner, "learner", tuple(ENCRYPTED)),
     (ActivityRecord, "activity_record", ENCRYPTED_HISTORY),
+    (BehaviourRecord, BehaviourRecord._meta.db_table, ("note",)),
+    (AchievementRecord, AchievementRecord._meta.db_table, ("note",)),
+    (WebhookEndpoint, WEBHOOK_TABLE, ("secret", "previous_secret")),
+)
+#: Encrypted columns of the safeguarding record, which the database keeps append-only: never
+#: rewritten, so the data-key versions they were sealed with are kept (wrapped by the master
+#: key, which rotates) for as long as they are.
+KEPT: _Sealed = (
+    (Alert, ALERT_TABLE, EVIDENCE),
+    (AlertAction, ACTION_TABLE, ("note",)),
 )
 
 
@@ -83,15 +101,25 @@ async def _retire(services: Services, school: School, batch: int) -> list[int]:
     active = await SchoolKey.get_or_none(school_id=school.id, purpose=DATA, active=True)
     if active is None or services.now() - active.created_at < RETIRE_AFTER:
         return []
-    old = await SchoolKey.filter(
+    old: list[int] = await SchoolKey.filter(  # type: ignore[assignment]
         school_id=school.id, purpose=DATA, version__lt=active.version
     ).values_list("version", flat=True)
     if not old:
         return []
     services.keyring.forget(school.id)
     await _reencrypt(services, school.id, active.version, batch)
-    await services.keyring.retire_unused(school.id, keep_version=active.version)
-    return sorted(old)  # type: ignore[arg-type]
+    retired = sorted(set(old) - await _versions_kept(school.id))
+    await services.keyring.retire(school.id, retired)
+    return retired
+
+
+async def _versions_kept(school_id: int) -> set[int]:
+    """Data-key versions that sealed something of the safeguarding record (see KEPT)."""
+    used: set[int] = set()
+    for model, _, columns in KEPT:
+        rows = await model.filter(school_id=school_id).values_list(*(f"{c}_enc" for c in columns))
+        used.update(envelope_key_version(bytes(e)) for row in rows for e in row if e is not None)
+    return used
 
 
 async def rotate_keys(
@@ -108,7 +136,7 @@ async def rotate_keys(
     for school in await query.order_by("id"):
         entry: dict[str, Any] = {"retired_versions": await _retire(services, school, batch)}
         if not retire_only:
-            version = await keyring.rotate_data_key(school.id)
+            version = await keyring.rotate_data_key(school.id, services.now())
             entry["data_key_version"] = version
             entry["rows_reencrypted"] = await _reencrypt(services, school.id, version, batch)
             await services.audit.record(
@@ -129,4 +157,4 @@ async def rotate_keys(
     return report
 
 
-__all__ = ["RETIRE_AFTER", "rotate_keys"]
+__all__ = ["KEPT", "RETIRE_AFTER", "SEALED", "rotate_keys"]

@@ -20,6 +20,8 @@ from resolvers.context import Context, Services
 from resolvers.pagination import Page, paginate
 
 ORDER = ("display_name", "id")
+#: Not an argon2 hash, so it matches no password: the account waits for its invitation.
+NO_PASSWORD = "!invited: no password set"  # noqa: S105 - matches no password, by design
 
 
 @dataclass(slots=True)
@@ -27,7 +29,8 @@ class StaffData:
     email: str = ""
     display_name: str = ""
     roles: frozenset[Role] = frozenset()
-    password: str = ""
+    #: None: no usable password until the invitation (resolvers.credentials) is used.
+    password: str | None = None
     is_active: bool = True
 
 
@@ -65,12 +68,15 @@ async def create_staff(ctx: Context, data: StaffData) -> User:
     email = validation.email("email", data.email)
     name = validation.text("displayName", data.display_name, max_length=200)
     roles = _roles(data.roles)
-    password = await check_password(ctx.services, "password", data.password)
+    if data.password is not None:
+        await check_password(ctx.services, "password", data.password)
     if await User.filter(email=email).exists():
         raise InvalidInput(
             "email", "An account with this email address already exists.", reason="DUPLICATE"
         )
-    password_hash = await ctx.services.passwords.hash(password)
+    password_hash = (
+        NO_PASSWORD if data.password is None else await ctx.services.passwords.hash(data.password)
+    )
     async with in_transaction():
         user = await User.create(email=email, display_name=name, password_hash=password_hash)
         await Membership.bulk_create(
@@ -136,4 +142,11 @@ async def update_staff(
     return user
 
 
-__all__ = ["StaffData", "check_password", "create_staff", "list_staff", "update_staff"]
+__all__ = [
+    "NO_PASSWORD",
+    "StaffData",
+    "check_password",
+    "create_staff",
+    "list_staff",
+    "update_staff",
+]

@@ -17,6 +17,7 @@ from schema.audit import AuditQuery
 from schema.auth import AuthMutation, AuthQuery
 from schema.classroom.device import DeviceProtocolMutation, DeviceProtocolSubscription
 from schema.classroom.teacher import ClassroomMutation, ClassroomQuery, ClassroomSubscription
+from schema.credentials import CredentialMutation
 from schema.devices import DeviceMutation, DeviceQuery
 from schema.extensions import (
     AuditReads,
@@ -81,6 +82,7 @@ class Mutation(
     LearnerMutation,
     GroupMutation,
     StaffMutation,
+    CredentialMutation,
     DeviceMutation,
     PartnerMutation,
     ClassroomMutation,

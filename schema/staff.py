@@ -38,7 +38,11 @@ class CreateStaffInput:
     email: str
     display_name: str
     roles: list[Role]
-    password: str = strawberry.field(description="At least 12 characters; not a common password.")
+    password: str | None = strawberry.field(
+        default=None,
+        description="At least 12 characters; not a common password. Leave it out to let the "
+        "colleague choose their own through `inviteStaff`.",
+    )
 
 
 @strawberry.input(description="Changes to a colleague; omitted fields stay as they are.")

@@ -1,4 +1,4 @@
-"""Opaque bearer secrets (sessions, API keys, devices): shown once, stored only as a digest."""
+"""Opaque secrets (sessions, API keys, devices, set-password links): stored only as a digest."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class TokenKind(Enum):
     SESSION = "pps"
     API_KEY = "ppk"
     DEVICE = "ppd"
+    #: One-time set-password links (invitations and resets); never a bearer credential.
+    CREDENTIAL = "ppc"
 
 
 _KIND_BY_PREFIX = {kind.value: kind for kind in TokenKind}

@@ -22,6 +22,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGES = {
     "/": "home.html",
     "/login": "login.html",
+    "/set-password": "set-password.html",
     "/classroom": "classroom.html",
     "/alerts": "alerts.html",
     "/admin": "admin.html",

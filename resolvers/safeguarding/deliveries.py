@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.security.crypto import FieldContext
 from models.alert_routing import AlertDelivery, DeliveryChannel, DeliveryStatus, WebhookEndpoint
 from models.learners import Learner
 from models.safeguarding import Alert, AlertAction, AlertActionKind
@@ -27,6 +26,7 @@ from resolvers.safeguarding.delivery_email import (
     send_email,
 )
 from resolvers.safeguarding.delivery_webhook import body_for, post_webhook
+from resolvers.safeguarding.webhook_secrets import signing_secrets
 
 log = logging.getLogger("pupil_progress.safeguarding.delivery")
 
@@ -36,7 +36,6 @@ LONGEST_WAIT = timedelta(minutes=30)
 #: How long a claimed delivery is left alone before a sweep assumes its worker died.
 LEASE = timedelta(minutes=5)
 DUE = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING, DeliveryStatus.SENDING)
-WEBHOOK_TABLE = "alert_webhook_endpoint"
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -52,10 +51,6 @@ def backoff(attempt: int) -> timedelta:
 def alert_ref(alert_id: uuid.UUID) -> str:
     """The alert's global id, as the dashboards and the GraphQL API name it."""
     return base64.urlsafe_b64encode(f"Alert:{alert_id}".encode()).decode().rstrip("=")
-
-
-def webhook_secret_context(endpoint: WebhookEndpoint) -> FieldContext:
-    return FieldContext(endpoint.school_id, WEBHOOK_TABLE, "secret", str(endpoint.id))
 
 
 def initials(learner: Learner | None) -> str:
@@ -112,15 +107,13 @@ async def _send(services: Services, delivery: AlertDelivery, alert: Alert) -> No
         )
         if endpoint is None:
             raise PermanentDeliveryError("the webhook endpoint no longer exists")
-        secret = await services.keyring.decrypt(
-            webhook_secret_context(endpoint), endpoint.secret_enc
-        )
-        if secret is None:
+        secrets = await signing_secrets(services, endpoint)
+        if not secrets:
             raise PermanentDeliveryError("the webhook endpoint has no secret")
         event = "alert.escalated" if delivery.step else "alert.created"
         body = body_for(notice, delivery.id, event)
         now = int(services.now().timestamp())
-        await post_webhook(endpoint.url, secret, body, delivery_id=delivery.id, now=now)
+        await post_webhook(endpoint.url, secrets, body, delivery_id=delivery.id, now=now)
         return
     # FEED rows are written as sent: nothing leaves the server for them.
 
@@ -219,5 +212,4 @@ __all__ = [
     "due_deliveries",
     "initials",
     "notice_for",
-    "webhook_secret_context",
 ]

@@ -7,19 +7,13 @@ which asks the reader to sign in. The excerpt, URL, page title and notes stay on
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from app.config import SmtpSettings
-
-
-class DeliveryError(Exception):
-    """One attempt failed; the message says why, without the message's content."""
+# Sending is generic (resolvers.mail); both names stay importable from here for the deliveries.
+from resolvers.mail import DeliveryError, send_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,28 +66,6 @@ def compose(notice: AlertNotice, sender: str, to: str, *, sent_at: datetime) -> 
     ]
     message.set_content("\n".join(lines))
     return message
-
-
-def _send_now(smtp: SmtpSettings, message: EmailMessage) -> None:
-    if smtp.host is None:
-        raise DeliveryError("no SMTP server is configured (PP_SMTP_HOST)")
-    try:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds) as client:
-            if smtp.starttls:
-                client.starttls(context=ssl.create_default_context())
-            if smtp.user and smtp.password:
-                client.login(smtp.user, smtp.password)
-            refused = client.send_message(message)
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"SMTP: {type(error).__name__}: {error}"[:400]) from None
-    if refused:
-        raise DeliveryError(f"SMTP refused {', '.join(sorted(refused))}"[:400])
-
-
-async def send_email(smtp: SmtpSettings, message: EmailMessage) -> None:
-    """Send one message; :class:`DeliveryError` when the server cannot take it."""
-    # smtplib blocks: a thread keeps a slow mail server from stalling the event loop.
-    await asyncio.to_thread(_send_now, smtp, message)
 
 
 __all__ = ["AlertNotice", "DeliveryError", "category_label", "compose", "send_email"]

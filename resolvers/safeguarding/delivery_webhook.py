@@ -6,6 +6,10 @@ recomputes it over the raw bytes, compares in constant time, and refuses a ``t``
 :data:`REPLAY_WINDOW` seconds from its own clock, so a captured request cannot be replayed later.
 ``X-PupilProgress-Delivery`` is the same on every retry of one message: receivers de-duplicate
 on it (delivery is at least once).
+
+After a secret is rotated the header carries one ``v1=`` per signing secret, the new one first
+(``t=<t>,v1=<new>,v1=<previous>``) for a grace period: a receiver accepts the request when any
+``v1`` matches a secret it holds, so it may switch to the new secret at any time in that period.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import http.client
 import json
 import secrets
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -36,9 +41,14 @@ def new_secret() -> str:
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
     """The signature header's value for ``body`` sent at ``timestamp``."""
+    return signatures([secret], body, timestamp)
+
+
+def signatures(secrets: Sequence[str], body: bytes, timestamp: int) -> str:
+    """The header's value signed by each of ``secrets``, in order, under one timestamp."""
     signed = str(timestamp).encode() + b"." + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    digests = (hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets)
+    return ",".join([f"t={timestamp}", *(f"v1={d}" for d in digests)])
 
 
 def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = REPLAY_WINDOW) -> bool:
@@ -106,18 +116,18 @@ def _post_now(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
 
 async def post_webhook(
     url: str,
-    secret: str,
+    secrets: Sequence[str],
     body: bytes,
     *,
     delivery_id: int,
     now: int,
     seconds: float = TIMEOUT_SECONDS,
 ) -> None:
-    """POST ``body`` signed at ``now``; :class:`DeliveryError` unless the answer is 2xx."""
+    """POST ``body`` signed at ``now`` by each secret; :class:`DeliveryError` unless 2xx."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "PupilProgress-Webhooks/1",
-        SIGNATURE_HEADER: signature(secret, body, now),
+        SIGNATURE_HEADER: signatures(secrets, body, now),
         DELIVERY_HEADER: str(delivery_id),
     }
     response = await asyncio.to_thread(_post_now, url, body, headers, seconds)
@@ -133,5 +143,6 @@ __all__ = [
     "new_secret",
     "post_webhook",
     "signature",
+    "signatures",
     "verify",
 ]

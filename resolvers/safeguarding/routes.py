@@ -21,9 +21,9 @@ from resolvers import access
 from resolvers.access import Op
 from resolvers.audit import entry_for
 from resolvers.context import Context, Viewer
-from resolvers.safeguarding.deliveries import webhook_secret_context
 from resolvers.safeguarding.delivery_webhook import new_secret
 from resolvers.safeguarding.route_checks import ContactData, RouteData, validated
+from resolvers.safeguarding.webhook_secrets import webhook_secret_context
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from app.errors import InvalidInput
 from models import alert_routing as db
-from resolvers.safeguarding import routes
+from resolvers.safeguarding import routes, webhook_secrets
 from resolvers.safeguarding.routes import ContactData, RouteData, SavedRoute
 from schema.common import Connection, Info, UserError, attempt, parse_int_id, to_global_id
 
@@ -92,6 +92,23 @@ class WebhookSecret:
     secret: str = strawberry.field(
         description="HMAC-SHA256 key for X-PupilProgress-Signature; store it now."
     )
+
+
+@strawberry.input(description="Which webhook endpoint gets a new signing secret.")
+class RotateWebhookSecretInput:
+    url: str = strawberry.field(description="The endpoint's URL, as its routes name it.")
+
+
+@strawberry.type
+class RotateWebhookSecretPayload:
+    webhook_secret: WebhookSecret | None = strawberry.field(
+        default=None, description="The new secret, shown once: store it now."
+    )
+    previous_valid_until: datetime.datetime | None = strawberry.field(
+        default=None,
+        description="Until then requests carry a second v1 signature, by the previous secret.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="One contact: exactly one of staffId, email or webhookUrl.")
@@ -259,6 +276,22 @@ class AlertRouteMutation:
         return DeleteAlertRoutePayload(
             deleted_id=to_global_id("AlertRoute", deleted) if deleted is not None else None,
             errors=errors,
+        )
+
+    @strawberry.mutation(
+        description="Give a webhook endpoint a new signing secret; the old one signs for 24 h."
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, input: RotateWebhookSecretInput
+    ) -> RotateWebhookSecretPayload:
+        rotated, errors = await attempt(
+            lambda: webhook_secrets.rotate_secret(info.context, input.url)
+        )
+        if rotated is None:
+            return RotateWebhookSecretPayload(errors=errors)
+        return RotateWebhookSecretPayload(
+            webhook_secret=WebhookSecret(url=rotated.url, secret=rotated.secret),
+            previous_valid_until=rotated.previous_valid_until,
         )
 
 

@@ -17,9 +17,9 @@ docstring), never derived from ``access.POLICY``:
   devices of learners in reach, and a device outside it is NOT_FOUND on ``deviceIds``;
 * the school's locked rules (``setSchoolRules``): its admins;
 * alert routes (``alertRoutes``, ``createAlertRoute``, ``updateAlertRoute``,
-  ``deleteAlertRoute``), the delivery log (``alertDeliveries``) and exports for CPOMS or
-  MyConcern (``exportAlert``, ``exportLearnerChronology``): the school's safeguarding leads only,
-  never admins or partners;
+  ``deleteAlertRoute``, ``rotateWebhookSecret``), the delivery log (``alertDeliveries``) and
+  exports for CPOMS or MyConcern (``exportAlert``, ``exportLearnerChronology``): the school's
+  safeguarding leads only, never admins or partners;
 * alerts (``alerts``, ``node(Alert)``, ``alertFeed``), their triage (``acknowledgeAlert``,
   ``updateAlert``), monitoring settings and rule tuning: the school's safeguarding leads only;
   a concern (``raiseConcern``) by any member of staff about a learner in their reach, who then
@@ -93,6 +93,7 @@ from models.classroom import (
     LessonMode,
     SchoolRule,
 )
+from models.credentials import CredentialPurpose, CredentialToken
 from models.devices import Device
 from models.groups import Enrolment, TeachingAssignment, TeachingGroup
 from models.learners import ExternalId, Learner
@@ -124,6 +125,7 @@ from resolvers.learners import LearnerData
 from resolvers.safeguarding.alerts import Committed, announce
 from resolvers.safeguarding.deliveries import alert_ref
 from resolvers.safeguarding.detectors import builtin_by_id
+from resolvers.safeguarding.webhook_secrets import webhook_secret_context
 from schema.common import to_global_id
 from tests import factories, waiting
 from tests.conftest import SCHEMA, GraphQLRunner, context_for
@@ -158,6 +160,9 @@ class Where(enum.Enum):
 
 #: Root fields that need no authorization: who am I, sign in, sign out.
 PUBLIC = frozenset({"Query.viewer", "Mutation.login", "Mutation.logout"})
+#: Anonymous by design: a set-password link is the credential, and a reset request answers the
+#: same for every address (tests/auth/test_credentials.py).
+PUBLIC |= {"Mutation.requestPasswordReset", "Mutation.setPassword"}
 
 #: Expected outcome per operation (rows) and role (columns). Each cell has three letters, one per
 #: scope, in the order OWN_CLASS, OWN_SCHOOL, OTHER_SCHOOL: A = ALLOW (for lists: the scope's
@@ -212,6 +217,7 @@ assignTeacher                UUU   FFF      AAN    FFF  FFF     FFF      FFF    
 unassignTeacher              UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
 createStaff                  UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
 updateStaff                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
+inviteStaff                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
 enrolDevice                  UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
 revokeDevice                 UUU   FFF      AAN    FFF  FFF     FFF      FFF       FFF     NNA
 createApiKey                 UUU   FFF      AAA    FFF  FFF     FFF      FFF       FFF     AAA
@@ -231,6 +237,7 @@ alertRoutes                  UUU   FFF      FFF    AAN  FFF     FFF      FFF    
 createAlertRoute             UUU   FFF      FFF    AAA  FFF     FFF      FFF       FFF     FFF
 updateAlertRoute             UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
 deleteAlertRoute             UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
+rotateWebhookSecret          UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
 exportAlert(id)              UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
 exportLearnerChronology      UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
 alertDeliveries(alertId)     UUU   FFF      FFF    AAN  FFF     FFF      FFF       FFF     FFF
@@ -354,6 +361,11 @@ mutation CreateStaff($input: CreateStaffInput!) {
 UPDATE_STAFF = """
 mutation UpdateStaff($input: UpdateStaffInput!) {
   updateStaff(input: $input) { staffMember { id displayName } errors { field code } }
+}
+"""
+INVITE_STAFF = """
+mutation InviteStaff($input: InviteStaffInput!) {
+  inviteStaff(input: $input) { link expiresAt errors { field code } }
 }
 """
 ENROL_DEVICE = """
@@ -710,6 +722,7 @@ TRACKED = (
     AlertRoute,
     RouteContact,
     WebhookEndpoint,
+    CredentialToken,
 )
 
 
@@ -954,6 +967,10 @@ def update_staff_input(cell: Cell) -> dict[str, Any]:
     }
 
 
+def invite_staff_input(cell: Cell) -> dict[str, Any]:
+    return {"input": {"staffId": gid("StaffMember", cell.place.teacher.id)}}
+
+
 def enrol_device_input(cell: Cell) -> dict[str, Any]:
     learner_id = gid("Learner", cell.place.learner.id)
     return {"input": {"name": created(cell), "platform": "CHROMEOS", "learnerId": learner_id}}
@@ -1011,6 +1028,15 @@ async def staff_created(cell: Cell) -> bool:
 
 async def staff_renamed(cell: Cell) -> bool:
     return (await User.get(id=cell.place.teacher.id)).display_name == renamed(cell)
+
+
+async def staff_invited(cell: Cell) -> bool:
+    return await CredentialToken.exists(
+        user_id=cell.place.teacher.id,
+        purpose=CredentialPurpose.INVITE,
+        created_by_id=cell.viewer.user_id if cell.viewer else None,
+        used_at=None,
+    )
 
 
 async def device_enrolled(cell: Cell) -> bool:
@@ -1322,6 +1348,13 @@ PEOPLE_OPERATIONS: tuple[Operation, ...] = (
         UPDATE_STAFF,
         update_staff_input,
         applied(staff_renamed),
+    ),
+    Operation(
+        "inviteStaff",
+        "Mutation.inviteStaff",
+        INVITE_STAFF,
+        invite_staff_input,
+        applied(staff_invited),
     ),
     Operation(
         "enrolDevice",
@@ -1721,6 +1754,11 @@ mutation UpdateRoute($input: UpdateAlertRouteInput!) {
 DELETE_ALERT_ROUTE = """
 mutation DeleteRoute($id: ID!) { deleteAlertRoute(id: $id) { deletedId errors { field code } } }
 """
+ROTATE_WEBHOOK_SECRET = """
+mutation Rotate($input: RotateWebhookSecretInput!) {
+  rotateWebhookSecret(input: $input) { webhookSecret { url } errors { field code } }
+}
+"""
 EXPORT_ALERT = "query Export($id: ID!) { exportAlert(id: $id, format: JSON) { content incidents } }"
 ALERT_DELIVERIES = """
 query Deliveries($alertId: ID!) { alertDeliveries(alertId: $alertId) { nodes { recipient } } }
@@ -1749,6 +1787,9 @@ async def routing_targets_of(services: Services, place: Place) -> RoutingTargets
         kind=ContactKind.EMAIL,
         email="dsl.on.call@example.test",
     )
+    hook = WebhookEndpoint(school_id=place.school.id, url=hook_url(place), created_at=now)
+    hook.secret_enc = await services.keyring.encrypt(webhook_secret_context(hook), "whsec_x")
+    await hook.save()
     alert = await stored_alert(services, place.school.id, place.learner.id)
     await AlertDelivery.create(
         school_id=place.school.id,
@@ -1762,6 +1803,15 @@ async def routing_targets_of(services: Services, place: Place) -> RoutingTargets
         sent_at=now,
     )
     return RoutingTargets(route.id, alert.id)
+
+
+def hook_url(place: Place) -> str:
+    return f"https://hooks.example.test/{place.group.id}"
+
+
+async def secret_rotated(cell: Cell) -> bool:
+    endpoint = await WebhookEndpoint.get(url=hook_url(cell.place), school_id=cell.school_id)
+    return endpoint.rotated_at is not None
 
 
 def on_call(place: Place) -> str:
@@ -1846,6 +1896,13 @@ ROUTING_OPERATIONS: tuple[Operation, ...] = (
         DELETE_ALERT_ROUTE,
         lambda c: {"id": route_id_of(c)},
         applied(route_deleted),
+    ),
+    Operation(
+        "rotateWebhookSecret",
+        "Mutation.rotateWebhookSecret",
+        ROTATE_WEBHOOK_SECRET,
+        lambda c: {"input": {"url": hook_url(c.place)}},
+        applied(secret_rotated),
     ),
 )
 

@@ -5,30 +5,39 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from strawberry.types.execution import ExecutionResult
+from tortoise import Tortoise
 from tortoise.connection import get_connection
 
 from app.security.crypto import FieldContext, MasterKey, MasterKeyRing, envelope_key_version
+from models.alert_routing import WebhookEndpoint
 from models.audit import AuditEvent
 from models.classroom import ActivityRecord
 from models.learners import Learner
+from models.markbook import BehaviourRecord
+from models.safeguarding import Alert, AlertAction, AlertActionKind
 from models.schools import School, SchoolKey
 from models.staff import Role
 from resolvers import learners as learner_cases
 from resolvers.audit import verify_chain
+from resolvers.conduct import note_context
 from resolvers.context import Context, RequestInfo, Services, Viewer
 from resolvers.ingest import ENCRYPTED_HISTORY
 from resolvers.keyring import Keyring
 from resolvers.learners import ENCRYPTED, LearnerData
-from resolvers.rotation import RETIRE_AFTER, rotate_keys
+from resolvers.rotation import KEPT, RETIRE_AFTER, SEALED, rotate_keys
+from resolvers.safeguarding.evidence import open_evidence, open_note, seal_note
+from resolvers.safeguarding.webhook_secrets import webhook_secret_context
 from schema.common import to_global_id
 from tests import factories
 from tests.classroom.helpers import a_class, event
 from tests.conftest import SCHEMA, Clock, GraphQLRunner, context_for
+from tests.safeguarding.routing_helpers import EXCERPT, a_place, an_alert
 
 CREATE_LEARNER = """
 mutation CreateLearner($input: CreateLearnerInput!) {
@@ -416,3 +425,71 @@ async def test_retiring_a_data_key_keeps_activity_history_readable(
         assert envelope_key_version(envelope) == 2
         context = FieldContext(room.school.id, "activity_record", column, str(row.id))
         assert await fresh.decrypt(context, envelope) == expected
+
+
+async def test_rotation_knows_every_encrypted_column(services: Services) -> None:
+    # given every model's sealed columns (``*_enc`` binary fields)
+    sealed = {
+        (model._meta.db_table, name.removesuffix("_enc"))
+        for model in Tortoise.apps["models"].values()
+        for name in model._meta.fields_map
+        if name.endswith("_enc")
+    }
+    # then rotation rewrites each, or keeps the key versions of each (the append-only record)
+    covered = {
+        (model._meta.db_table, column)
+        for model, _, columns in (*SEALED, *KEPT)
+        for column in columns
+    }
+    assert sealed == covered
+
+
+async def test_rotation_rewrites_notes_and_webhook_secrets_and_keeps_the_safeguarding_record(
+    services: Services, clock: Clock
+) -> None:
+    # given, under the school's first data key: an alert's evidence and a note on it, a
+    # webhook's signing secret and a behaviour note
+    place = await a_place(services)
+    school_id = place.school.id
+    alert = await an_alert(services, place)
+    action_id = uuid.uuid4()  # the append-only record is written once: sealed before insert
+    action = await AlertAction.create(
+        id=action_id,
+        school_id=school_id,
+        alert_id=alert.id,
+        kind=AlertActionKind.NOTE_ADDED,
+        note_enc=await seal_note(services.keyring, school_id, action_id, "Spoke to mum"),
+        created_at=clock.now,
+    )
+    endpoint = WebhookEndpoint(
+        school_id=school_id, url="https://hooks.example/a", created_at=clock.now
+    )
+    endpoint.secret_enc = await services.keyring.encrypt(webhook_secret_context(endpoint), "s3cret")
+    await endpoint.save()
+    behaviour = await BehaviourRecord.create(
+        school_id=school_id,
+        learner_id=place.learner.id,
+        points=-1,
+        category="Disruption",
+        recorded_at=clock.now,
+    )
+    behaviour.note_enc = await services.keyring.encrypt(note_context(behaviour), "talked in class")
+    await behaviour.save(update_fields=["note_enc"])
+    # when the data key is rotated and, after the grace period, old versions are retired
+    await rotate_keys(services)
+    clock.advance(seconds=RETIRE_AFTER.total_seconds() + 1)
+    report = await rotate_keys(services, retire_only=True)
+    # then version 1 stays, because the append-only record was sealed with it
+    assert report["schools"][place.school.slug]["retired_versions"] == []
+    assert await SchoolKey.filter(school_id=school_id, purpose="data", version=1).exists()
+    # and everything reads back with a keyring that has never seen these keys
+    fresh = Keyring(services.keyring.masters)
+    stored = await Alert.get(id=alert.id)
+    assert await open_evidence(fresh, stored, "excerpt") == EXCERPT
+    assert await open_note(fresh, await AlertAction.get(id=action.id)) == "Spoke to mum"
+    endpoint = await WebhookEndpoint.get(id=endpoint.id)
+    assert envelope_key_version(bytes(endpoint.secret_enc)) == 2
+    assert await fresh.decrypt(webhook_secret_context(endpoint), endpoint.secret_enc) == "s3cret"
+    behaviour = await BehaviourRecord.get(id=behaviour.id)
+    assert envelope_key_version(bytes(behaviour.note_enc)) == 2
+    assert await fresh.decrypt(note_context(behaviour), behaviour.note_enc) == "talked in class"

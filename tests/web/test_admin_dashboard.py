@@ -62,6 +62,17 @@ async def test_an_admin_adds_staff_and_a_partner_key(page: Any, demo: Demo) -> N
     await expect(page.locator("tr", has_text="Trust analytics")).to_contain_text("GROUPS_READ")
 
 
+async def test_what_is_typed_survives_a_second_click_on_the_open_tab(page: Any, demo: Demo) -> None:
+    # given the admin typing a colleague's name into the open staff tab
+    await sign_in(page, demo, ADMIN, r"/admin")
+    await expect(page.get_by_label("Name")).to_be_visible()
+    await page.get_by_label("Name").fill("Third Teacher")
+    # when they click the tab again
+    await page.get_by_role("tab", name="Staff").click()
+    # then the form is the same and keeps what they typed
+    await expect(page.get_by_label("Name")).to_have_value("Third Teacher")
+
+
 async def test_bad_input_is_explained_and_nothing_is_lost(page: Any, demo: Demo) -> None:
     # given the admin adding a member of staff with an address already in use
     await sign_in(page, demo, ADMIN, r"/admin")

@@ -15,10 +15,13 @@ const SECTIONS = [
   { id: "keys", label: "API keys", render: apiKeys },
 ];
 
+let loads = 0; // sections loaded so far: the latest one is shown
+
 const viewer = await startPage(["ADMIN"]);
 if (viewer) tabs();
 
 function tabs() {
+  let shown = -1; // the open section
   const list = byId("tabs");
   const panel = byId("panel");
   const buttons = SECTIONS.map((section, index) =>
@@ -44,6 +47,11 @@ function tabs() {
   select(fromHash());
 
   function select(index, focus = false) {
+    if (index === shown) {
+      if (focus) buttons[index].focus();
+      return; // already open: reloading would wipe what is being typed
+    }
+    shown = index;
     buttons.forEach((button, i) => {
       button.setAttribute("aria-selected", String(i === index));
       button.tabIndex = i === index ? 0 : -1;
@@ -58,13 +66,18 @@ function tabs() {
 
 async function load(section) {
   const panel = byId("panel");
+  const mine = ++loads;
   fill(panel, h("p", {}, "Loading…"));
+  // Rendered aside, then shown only if no later load began meanwhile (a second click on a
+  // tab): an earlier answer arriving last must not replace a form someone is typing into.
+  const draft = h("div");
   try {
-    await section.render(panel);
+    await section.render(draft);
   } catch (error) {
     if (error instanceof SessionEnded) return;
-    fill(panel, h("p", { class: "problem" }, error instanceof ApiError ? error.message : "Loading failed."));
+    fill(draft, h("p", { class: "problem" }, error instanceof ApiError ? error.message : "Loading failed."));
   }
+  if (mine === loads) fill(panel, ...draft.childNodes);
 }
 
 function reload() {
