@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from strawberry.types.execution import ExecutionResult
 from tortoise.connection import get_connection
 
-from app.config import DEMO_PASSWORD, Settings
+from app.config import DEMO_PASSWORD
 from app.security.throttle import Throttle
 from app.security.tokens import TokenKind, hash_token, new_token
-from app.services import ADDRESS_POLICY
 from models.credentials import CredentialPurpose, CredentialToken
 from models.schools import School
 from models.staff import Role, Session, User
@@ -21,8 +19,9 @@ from resolvers.auth import authenticate
 from resolvers.context import Services, Viewer
 from schema.common import to_global_id
 from tests import factories
-from tests.auth.mail_helpers import body_of, smtp_server, token_in
+from tests.auth.mail_helpers import body_of, token_in
 from tests.conftest import Clock, GraphQLRunner
+from tests.mail_server import smtp_server
 
 INVITE = """
 mutation Invite($staffId: ID!) {
@@ -70,23 +69,6 @@ async def staffroom(services: Services) -> Staffroom:
     school = await factories.school(services, name="Southgate Academy")
     colleague = await factories.staff(school, Role.TEACHER, email="colleague@example.test")
     return Staffroom(school, await factories.admin_viewer(school), colleague)
-
-
-@pytest.fixture
-async def throttle(services: Services, settings: Settings, clock: Clock) -> AsyncIterator[Throttle]:
-    """The app's throttle, reading the test clock, so a backoff is stepped over, not slept."""
-    original = services.throttle
-    services.throttle = Throttle.from_url(
-        settings.broker_url,
-        namespace=settings.namespace,
-        policy_by_scope={"address": ADDRESS_POLICY},
-        clock=lambda: clock.now.timestamp(),
-    )
-    try:
-        yield services.throttle
-    finally:
-        await services.throttle.aclose()
-        services.throttle = original
 
 
 def staff_id(user: User) -> str:

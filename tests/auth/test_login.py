@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,6 @@ from app.security.passwords import (
     VerifyResult,
     password_parameters,
 )
-from app.security.throttle import Throttle
-from app.services import ADDRESS_POLICY
 from models.audit import AuditEvent
 from models.staff import Role, User
 from resolvers.auth import authenticate
@@ -90,24 +87,6 @@ def verifier(services: Services, monkeypatch: pytest.MonkeyPatch) -> VerifySpy:
     spy = VerifySpy(services)
     monkeypatch.setattr(services.passwords, "verify", spy)
     return spy
-
-
-@pytest.fixture
-async def throttle(services: Services, settings: Settings, clock: Clock) -> AsyncIterator[Throttle]:
-    """The app's throttle, but reading the test clock (whole seconds, so backoffs are exact)."""
-    clock.now = clock.now.replace(microsecond=0)
-    original = services.throttle
-    services.throttle = Throttle.from_url(
-        settings.broker_url,
-        namespace=settings.namespace,
-        policy_by_scope={"address": ADDRESS_POLICY},
-        clock=lambda: clock.now.timestamp(),
-    )
-    try:
-        yield services.throttle
-    finally:
-        await services.throttle.aclose()
-        services.throttle = original  # the services fixture closes the one it built
 
 
 async def login_from(

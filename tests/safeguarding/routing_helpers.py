@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from tortoise.transactions import in_transaction
 
-from app.config import SmtpSettings
 from models.alert_routing import AlertDelivery
 from models.learners import Learner
 from models.safeguarding import Alert, AlertAction, AlertActionKind, AlertSource, AlertStatus
@@ -165,49 +160,6 @@ async def deliveries_of(alert: Alert) -> list[AlertDelivery]:
 # -- a real SMTP server, on this test's event loop -----------------------------------------------
 
 
-@dataclass
-class Inbox:
-    """What the SMTP server received; ``refuse`` makes it answer 451 that many times first."""
-
-    messages: list[tuple[list[str], Message]] = field(default_factory=list)
-    refuse: int = 0
-    port: int = 0
-
-    # aiosmtpd calls the handler's ``handle_DATA`` by that name.
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.refuse > 0:
-            self.refuse -= 1
-            return "451 Try again later"
-        content = envelope.original_content or b""
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(content)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for rcpts, m in self.messages if address in rcpts]
-
-
-@contextlib.asynccontextmanager
-async def smtp_server(services: Services) -> AsyncIterator[Inbox]:
-    """An aiosmtpd server on an ephemeral port; the services send their alert mail to it."""
-    inbox = Inbox()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(inbox, hostname="localhost", loop=loop), "127.0.0.1", 0
-    )
-    inbox.port = server.sockets[0].getsockname()[1]
-    before = services.settings
-    services.settings = dataclasses.replace(
-        before,
-        smtp=SmtpSettings(host="127.0.0.1", port=inbox.port, starttls=False, timeout_seconds=5),
-    )
-    try:
-        yield inbox
-    finally:
-        services.settings = before
-        server.close()
-        await server.wait_closed()
-
-
 # -- a real HTTP receiver for webhooks -----------------------------------------------------------
 
 
@@ -272,7 +224,6 @@ __all__ = [
     "EXCERPT",
     "TITLE",
     "URL",
-    "Inbox",
     "Place",
     "Receiver",
     "a_place",
@@ -282,7 +233,6 @@ __all__ = [
     "deliveries_of",
     "route_as",
     "settled",
-    "smtp_server",
     "stored_alert",
     "wait_until",
     "webhook_receiver",

@@ -11,6 +11,7 @@ from models.safeguarding import AlertAction, AlertActionKind
 from resolvers.context import Services
 from resolvers.safeguarding import deliveries, escalation, routing
 from resolvers.safeguarding.routes import ContactData
+from tests.mail_server import smtp_server
 from tests.safeguarding.routing_helpers import (
     EXCERPT,
     TITLE,
@@ -20,7 +21,6 @@ from tests.safeguarding.routing_helpers import (
     an_alert,
     deliveries_of,
     settled,
-    smtp_server,
 )
 
 
