@@ -33,8 +33,6 @@ from graphql import (
     GraphQLError,
     GraphQLScalarType,
     GraphQLSchema,
-    NamedTypeNode,
-    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
     StringValueNode,
@@ -55,7 +53,7 @@ from strawberry.types.field import StrawberryField
 
 from resolvers import classroom
 from resolvers.context import Context
-from schema.classroom.report_document import sole_operation
+from schema.classroom.report_document import sole_operation, sole_variable
 from schema.classroom.teacher import ClassroomSubscription
 from schema.classroom.types import ClassroomActivity
 from schema.extensions import AUDITED_PLAIN_FIELDS, should_mask_error
@@ -266,17 +264,11 @@ def _group_argument(operation: OperationDefinitionNode, root: FieldNode) -> bool
     value = arguments[0].value
     if isinstance(value, StringValueNode):
         return not definitions
-    if not isinstance(value, VariableNode) or len(definitions) != 1:
-        return False
-    definition = definitions[0]
-    declared = definition.type
+    definition = sole_variable(operation, "ID")
     return (
-        definition.variable.name.value == value.name.value
-        and definition.default_value is None
-        and not definition.directives
-        and isinstance(declared, NonNullTypeNode)
-        and isinstance(declared.type, NamedTypeNode)
-        and declared.type.name.value == "ID"
+        isinstance(value, VariableNode)
+        and definition is not None
+        and definition.variable.name.value == value.name.value
     )
 
 

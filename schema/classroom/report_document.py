@@ -22,6 +22,7 @@ from graphql import (
     NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
+    VariableDefinitionNode,
     VariableNode,
     parse,
     validate,
@@ -102,23 +103,35 @@ def sole_operation(document: DocumentNode, kind: OperationType) -> OperationDefi
     return operation
 
 
+def sole_variable(
+    operation: OperationDefinitionNode, type_name: str
+) -> VariableDefinitionNode | None:
+    """The operation's only variable, if it is declared ``type_name!`` without a default or
+    directives."""
+    definitions = operation.variable_definitions or ()
+    if len(definitions) != 1:
+        return None
+    definition = definitions[0]
+    declared = definition.type
+    if (
+        definition.default_value is not None
+        or definition.directives
+        or not isinstance(declared, NonNullTypeNode)
+        or not isinstance(declared.type, NamedTypeNode)
+        or declared.type.name.value != type_name
+    ):
+        return None
+    return definition
+
+
 class _Matcher:
     def __init__(self, schema: GraphQLSchema) -> None:
         self._graphql = schema
 
     def match(self, document: DocumentNode) -> ReportShape | None:
         operation = sole_operation(document, OperationType.MUTATION)
-        if operation is None or len(operation.variable_definitions or ()) != 1:
-            return None
-        definition = (operation.variable_definitions or ())[0]
-        declared = definition.type
-        if (
-            definition.default_value is not None
-            or definition.directives
-            or not isinstance(declared, NonNullTypeNode)
-            or not isinstance(declared.type, NamedTypeNode)
-            or declared.type.name.value != INPUT_TYPE
-        ):
+        definition = sole_variable(operation, INPUT_TYPE) if operation is not None else None
+        if operation is None or definition is None:
             return None
         field = operation.selection_set.selections[0]
         if not isinstance(field, FieldNode) or not _plain_field(field, FIELD):
@@ -201,4 +214,5 @@ __all__ = [
     "recognise",
     "schema_as_expected",
     "sole_operation",
+    "sole_variable",
 ]

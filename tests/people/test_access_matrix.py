@@ -2293,58 +2293,28 @@ async def check_cells(
             known = await check_cell(gql, cell, before)
 
 
-async def test_read_operations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
+@pytest.mark.parametrize(
+    "operations",
+    [
+        READS,
+        MUTATIONS,
+        MARKBOOK_MUTATIONS,
+        CLASSROOM_MUTATIONS,
+        ROUTING_MUTATIONS,
+        SAFEGUARDING_MUTATIONS,
+    ],
+    ids=["reads", "mutations", "markbook", "classroom", "alert routes", "safeguarding"],
+)
+async def test_operations_follow_the_matrix(
+    services: Services,
+    gql: GraphQLRunner,
+    subtests: pytest.Subtests,
+    operations: tuple[Operation, ...],
 ) -> None:
     # given
     world = await build_world(services)
     # when / then: per cell
-    await check_cells(gql, subtests, world, READS)
-
-
-async def test_mutations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
-) -> None:
-    # given
-    world = await build_world(services)
-    # when / then: per cell
-    await check_cells(gql, subtests, world, MUTATIONS)
-
-
-async def test_markbook_mutations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
-) -> None:
-    # given
-    world = await build_world(services)
-    # when / then: per cell
-    await check_cells(gql, subtests, world, MARKBOOK_MUTATIONS)
-
-
-async def test_classroom_mutations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
-) -> None:
-    # given
-    world = await build_world(services)
-    # when / then: per cell
-    await check_cells(gql, subtests, world, CLASSROOM_MUTATIONS)
-
-
-async def test_alert_route_mutations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
-) -> None:
-    # given
-    world = await build_world(services)
-    # when / then: per cell
-    await check_cells(gql, subtests, world, ROUTING_MUTATIONS)
-
-
-async def test_safeguarding_mutations_follow_the_matrix(
-    services: Services, gql: GraphQLRunner, subtests: pytest.Subtests
-) -> None:
-    # given
-    world = await build_world(services)
-    # when / then: per cell
-    await check_cells(gql, subtests, world, SAFEGUARDING_MUTATIONS)
+    await check_cells(gql, subtests, world, operations)
 
 
 def test_every_cell_of_the_matrix_is_written() -> None:
